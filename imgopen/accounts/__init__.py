@@ -1,0 +1,1 @@
+"""Access keys: creation, verification, disabling."""

@@ -1,0 +1,46 @@
+"""The FastAPI application, made from the services (never from globals)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from imgopen import __version__
+from imgopen.api.envelope import BASE_PATH
+from imgopen.api.errors import install_error_handlers
+from imgopen.api.middleware import RequestMetrics
+from imgopen.api.routes import service
+from imgopen.api.routes.tools import build_tool_router
+from imgopen.services import Services
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """A self-hosted server for the Img Open image API. Every endpoint under
+`/AIGCImgOpenServ/saas` takes POST with a JSON body and answers HTTP 200 with the envelope
+`{"code": "200", "msg": "success", "data": ...}`; `code` (a string) carries errors too.
+Authenticate with the headers `X-Request-req-accessKeyId` and `X-Request-req-accessKeySecret`."""
+
+
+def create_app(services: Services, start_services: bool = True) -> FastAPI:
+    """The app; with start_services, workers and callbacks run for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_services:
+            services.start()
+        try:
+            yield
+        finally:
+            if start_services:
+                services.stop()
+
+    app = FastAPI(title="imgopen", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(service.router)
+    app.include_router(build_tool_router(services.tools, BASE_PATH))
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
+    return app

@@ -1,0 +1,62 @@
+"""Every failure becomes an envelope with a code: validation -> "400" naming the field, never 422."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from imgopen.api.envelope import BASE_PATH, envelope
+from imgopen.errors import ImgOpenError
+from imgopen.schemas.types import path_text
+
+log = logging.getLogger(__name__)
+
+
+def describe_validation(errors: list[Any]) -> str:
+    """'scale: Input should be less than or equal to 8; sourceImage: Field required'."""
+    parts = []
+    for error in errors[:5]:
+        loc = tuple(step for step in error.get("loc", ()) if step != "body")
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+            loc = ()
+        message = message.removeprefix("Value error, ")
+        # Tagged unions and nested validators put type names in the path; keep the field names.
+        field = path_text(tuple(step for step in loc if not (isinstance(step, str) and "[" in step)))
+        parts.append(f"{field}: {message}" if field else message)
+    if len(errors) > 5:
+        parts.append(f"and {len(errors) - 5} more")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return envelope("400", describe_validation(list(exc.errors())))
+
+    @app.exception_handler(ImgOpenError)
+    async def _imgopen(_request: Request, exc: ImgOpenError) -> Response:
+        return envelope(exc.code, exc.msg)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not request.url.path.startswith(BASE_PATH):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        if exc.status_code == 405:
+            return envelope("400", f"{request.method} is not allowed here: every endpoint takes POST with a JSON body")
+        if exc.status_code == 404:
+            return envelope("404", f"no such endpoint: {request.method} {request.url.path}")
+        return envelope(str(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex[:12]
+        log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
+        return envelope("500", f"internal error (request id {request_id}); the server log has the details")

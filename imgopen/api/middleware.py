@@ -1,0 +1,47 @@
+"""Request ids and per-route metrics, as plain ASGI (cheaper than BaseHTTPMiddleware)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imgopen.api.envelope import CODE_HEADER
+from imgopen.metrics import Metrics
+
+
+class RequestMetrics:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:12]
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        seen: dict[str, Any] = {"code": None}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                for name, value in headers:
+                    if name.decode().lower() == CODE_HEADER.lower():
+                        seen["code"] = value.decode()
+                if seen["code"] is None:
+                    seen["code"] = str(message["status"])
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(label, seen["code"] or "500").inc()
+            self.metrics.request_seconds.labels(label).observe(time.perf_counter() - started)

@@ -1,0 +1,150 @@
+"""The tool endpoints, built from the tool registry: submit, queryTask and cancelTask per tool.
+
+No `from __future__ import annotations` here: FastAPI reads the annotations of the route
+functions made in a loop, and their request models are local variables."""
+
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, create_model
+
+from imgopen.api.deps import KeyDep, ServicesDep
+from imgopen.api.envelope import documented, ok
+from imgopen.api.schemas import (
+    SUBMIT_ENVELOPE_FIELDS,
+    CancelAnswer,
+    Submitted,
+    SubmitFields,
+    TaskProgressFields,
+    TaskRef,
+)
+from imgopen.db.tables import Task
+from imgopen.errors import ImgOpenError
+from imgopen.services import Services
+from imgopen.tasks.submit import Submission
+from imgopen.tools.registry import AnyTool, ToolRegistry
+
+
+def _model_name(code: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[/_\-]", code))
+
+
+def optional_copy(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """The model with every field optional (result fields are absent until the task succeeds)."""
+    fields: dict[str, Any] = {
+        field_name: (field.annotation | None, Field(None, description=field.description))
+        for field_name, field in model.model_fields.items()
+    }
+    return create_model(name, **fields)
+
+
+class ToolTaskFields(TaskProgressFields):
+    businessTaskId: str = Field(description="Your id of the task.")
+    taskId: str = Field(description="The server's id of the task.")
+    toolCode: str = Field(description="The tool that runs it.")
+    status: int = Field(description="0 processing (queued or running), 1 success, 2 failed, 3 cancelled.")
+    outputImageUrl: str | None = Field(description="The (first) output image; null until success.")
+    outputImageUrls: list[str] = Field(description="Every output image.")
+    warnings: list[str] | None = Field(None, description="Things the tool noticed but worked around.")
+
+
+def find_task(services: Services, key_id: str, business_task_id: str, tool_code: str) -> Task:
+    task = services.tasks.find(key_id, business_task_id)
+    if task is None or task.kind != "tool" or task.tool_code != tool_code:
+        raise ImgOpenError("404", f"no task with businessTaskId {business_task_id!r} for tool {tool_code}")
+    return task
+
+
+def cancel_task(services: Services, task: Task) -> dict[str, Any]:
+    state = services.tasks.cancel(task)
+    services.executor.request_cancel(task.id)
+    return {"cancelled": state.value in ("cancelled", "running"), "state": state.value}
+
+
+def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["tools"])
+    for tool in tools:
+        _add_tool_routes(router, tool)
+
+    @router.post("/tool/{tool_code:path}/queryTask", include_in_schema=False)
+    async def unknown_tool_query(tool_code: str, body: TaskRef, key: KeyDep) -> Response:
+        raise ImgOpenError("404", f"no task with businessTaskId {body.businessTaskId!r} for tool {tool_code}")
+
+    @router.post("/tool/{tool_code:path}/cancelTask", include_in_schema=False)
+    async def unknown_tool_cancel(tool_code: str, body: TaskRef, key: KeyDep) -> Response:
+        raise ImgOpenError("404", f"no task with businessTaskId {body.businessTaskId!r} for tool {tool_code}")
+
+    return router
+
+
+def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
+    name = _model_name(tool.code)
+    request_model: Any = create_model(
+        f"{name}Request", __base__=(tool.params_model, SubmitFields), __doc__=tool.description or tool.summary
+    )
+    view_model = create_model(
+        f"{name}TaskView", __base__=(ToolTaskFields, optional_copy(tool.result_model, f"{name}ResultFields"))
+    )
+    code = tool.code
+
+    async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:  # type: ignore[valid-type]
+        settings = services.settings
+
+        def precheck(sizes: Any) -> None:
+            tool.precheck(body, sizes, settings)
+
+        submission = Submission(
+            key_id=key.id,
+            kind="tool",
+            tool_code=code,
+            pool=tool.pool,
+            business_task_id=body.businessTaskId,
+            request=body,
+            envelope_fields=SUBMIT_ENVELOPE_FIELDS,
+            callback_url=body.callbackUrl,
+            precheck=precheck,
+        )
+        task, _created = await run_in_threadpool(services.submitter.submit, submission)
+        return ok({"task_id": task.id, "taskId": task.id, "businessTaskId": task.business_task_id})
+
+    async def query(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
+        def view() -> dict[str, Any]:
+            return services.views.tool(find_task(services, key.id, body.businessTaskId, code))
+
+        return ok(await run_in_threadpool(view))
+
+    async def cancel(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
+        def do() -> dict[str, Any]:
+            return cancel_task(services, find_task(services, key.id, body.businessTaskId, code))
+
+        return ok(await run_in_threadpool(do))
+
+    router.add_api_route(
+        f"/tool/{code}",
+        submit,
+        methods=["POST"],
+        summary=f"{tool.summary}: submit",
+        description=tool.description,
+        responses=documented(Submitted),
+        operation_id=f"submit_{name}",
+    )
+    router.add_api_route(
+        f"/tool/{code}/queryTask",
+        query,
+        methods=["POST"],
+        summary=f"{tool.summary}: query a task",
+        responses=documented(view_model),
+        operation_id=f"query_{name}",
+    )
+    router.add_api_route(
+        f"/tool/{code}/cancelTask",
+        cancel,
+        methods=["POST"],
+        summary=f"{tool.summary}: cancel a task",
+        responses=documented(CancelAnswer),
+        operation_id=f"cancel_{name}",
+    )

@@ -1,0 +1,138 @@
+"""The `imgopen` command: serve, keys. Every command reads the same Settings as the server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from imgopen.config import Settings
+
+app = typer.Typer(help="imgopen: a self-hosted server for the Img Open image API.", no_args_is_help=True)
+keys_app = typer.Typer(help="Access keys: create, list, disable.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (database, files); default IMGOPEN_DATA_DIR or ./data.")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def _keys(data_dir: Path | None) -> Any:
+    from imgopen.accounts.keys import KeyStore
+    from imgopen.services import open_database
+
+    return KeyStore(open_database(_settings(data_dir=data_dir)).sessions)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind; default IMGOPEN_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default IMGOPEN_PORT or 8000.")] = None,
+    data_dir: DataDir = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Models folder; default IMGOPEN_MODELS_DIR or ./models.")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Start the API server with its workers."""
+    # Model code must find weights on disk only; a hub download would hang or fail here.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import uvicorn
+
+    from imgopen.api.app import create_app
+    from imgopen.services import build_services
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, models_dir=models_dir)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = build_services(settings)
+    if settings.create_first_key and services.keys.count() == 0:
+        created = services.keys.create("first key")
+        typer.echo("No access key existed, so one was made. Keep the secret: it is shown only once.")
+        typer.echo(f"  X-Request-req-accessKeyId:     {created.id}")
+        typer.echo(f"  X-Request-req-accessKeySecret: {created.secret}")
+        typer.echo(f"  callback signing secret:       {created.callback_secret}")
+    typer.echo(f"imgopen on {settings.resolved_public_base_url}  (docs: {settings.resolved_public_base_url}/docs)")
+    uvicorn.run(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=access_log,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Make a key; its secret is printed once and stored only hashed."""
+    created = _keys(data_dir).create(name)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "accessKeyId": created.id,
+                    "accessKeySecret": created.secret,
+                    "callbackSecret": created.callback_secret,
+                    "name": created.name,
+                }
+            )
+        )
+    else:
+        typer.echo(f"accessKeyId:     {created.id}")
+        typer.echo(f"accessKeySecret: {created.secret}")
+        typer.echo(f"callbackSecret:  {created.callback_secret}")
+        typer.echo("The secret is shown only this once.")
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False, data_dir: DataDir = None
+) -> None:
+    """List keys (never their secrets)."""
+    keys = _keys(data_dir).list()
+    if as_json:
+        typer.echo(json.dumps([{"accessKeyId": k.id, "name": k.name, "disabled": k.disabled, "createdAt": k.created_at} for k in keys]))
+        return
+    for key in keys:
+        typer.echo(f"{key.id}  {'disabled' if key.disabled else 'active  '}  {key.name}")
+
+
+@keys_app.command("disable")
+def keys_disable(key_id: str, data_dir: DataDir = None) -> None:
+    """Disable a key: its requests answer "403" (within 5 s on a running server)."""
+    if not _keys(data_dir).set_disabled(key_id, True):
+        typer.echo(f"no such key: {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"disabled {key_id}")
+
+
+@keys_app.command("enable")
+def keys_enable(key_id: str, data_dir: DataDir = None) -> None:
+    """Enable a disabled key again."""
+    if not _keys(data_dir).set_disabled(key_id, False):
+        typer.echo(f"no such key: {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"enabled {key_id}")
+
+
+@keys_app.command("callback-secret")
+def keys_callback_secret(key_id: str, data_dir: DataDir = None) -> None:
+    """Print the secret that signs this key's callbacks (X-ImgOpen-Signature)."""
+    secret = _keys(data_dir).callback_secret(key_id)
+    if secret is None:
+        typer.echo(f"no such key: {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(secret)
+
+
+def main() -> None:
+    app()

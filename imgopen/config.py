@@ -1,0 +1,132 @@
+"""Settings: one object, read from IMGOPEN_* variables and an optional TOML file, passed in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _toml_path() -> Path | None:
+    """The TOML file named by IMGOPEN_CONFIG, else ./imgopen.toml when it exists."""
+    named = os.environ.get("IMGOPEN_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("imgopen.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every knob of an imgopen server. Environment variables win over the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="IMGOPEN_", extra="ignore", validate_default=True)
+
+    # --- paths -------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("./data"), description="Folder for the database, outputs and inputs.")
+    models_dir: Path = Field(Path("./models"), description="Folder of model weights (checkpoints, LoRAs...).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file imgopen.db in the data folder."
+    )
+
+    # --- HTTP --------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `imgopen serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `imgopen serve` listens on.")
+    public_base_url: str | None = Field(
+        None, description="Base URL clients reach this server at; output URLs start with it."
+    )
+
+    # --- storage -----------------------------------------------------------------------------
+    storage: Literal["local"] = Field("local", description="Where outputs live.")
+    storage_dir: Path | None = Field(None, description="Local storage folder; default: <data_dir>/files.")
+    url_signing_key: str | None = Field(
+        None, description="When set, output URLs carry an HMAC signature and an expiry."
+    )
+    url_expiry_seconds: int = Field(7 * 24 * 3600, ge=60, description="Lifetime of a signed output URL.")
+
+    # --- executor ----------------------------------------------------------------------------
+    executor: Literal["inprocess"] = Field("inprocess", description="How tasks are dispatched to workers.")
+    gpu_workers: int = Field(1, ge=0, le=64, description="Workers for GPU-bound tasks (diffusion, training).")
+    cpu_workers: int = Field(2, ge=0, le=256, description="Workers for CPU-bound tasks (image tools).")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A worker renews its lease on a running task this often x3."
+    )
+    max_attempts: int = Field(2, ge=1, le=10, description="Runs of a task whose worker died (2: retry once).")
+    poll_seconds: float = Field(1.0, gt=0, description="Idle workers look for new tasks this often.")
+    node_name: str = Field(default_factory=lambda: os.uname().nodename, description="Name of this machine.")
+
+    # --- per-key limits ----------------------------------------------------------------------
+    max_active_tasks_per_key: int = Field(
+        1000, ge=1, description="Queued plus running tasks one key may have; beyond: code 429."
+    )
+    rate_limit_per_minute: int = Field(0, ge=0, description="Submits per key and minute; 0: unlimited.")
+
+    # --- inputs ------------------------------------------------------------------------------
+    max_input_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest input image in bytes.")
+    max_input_pixels: int = Field(40_000_000, ge=64, description="Largest input image in pixels.")
+    max_output_pixels: int = Field(100_000_000, ge=64, description="Largest image a tool may produce.")
+    fetch_timeout_seconds: float = Field(15.0, gt=0, description="Time limit to fetch one input URL.")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed when fetching a URL.")
+    url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Hosts or networks (CIDR) that URLs may reach even though they are private or loopback.",
+    )
+
+    # --- callbacks ---------------------------------------------------------------------------
+    callback_delays: list[float] = Field(
+        default_factory=lambda: [3, 5, 15, 30, 60, 600, 3600, 3600, 3600],
+        description="Seconds before each retry of a callback; len+1 attempts in all.",
+    )
+    callback_timeout_seconds: float = Field(10.0, gt=0, description="Time limit for one callback POST.")
+
+    # --- misc --------------------------------------------------------------------------------
+    task_prefix: str = Field("loc", pattern=r"^[a-z]{1,8}$", description="Prefix of server-made task ids.")
+    create_first_key: bool = Field(True, description="`serve` creates and prints a key when there is none.")
+    log_level: str = Field("info", description="Logging level.")
+
+    @field_validator("url_allowlist", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_path()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'imgopen.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "files").resolve()
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"

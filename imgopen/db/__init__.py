@@ -1,0 +1,1 @@
+"""Database: ORM tables, engine set-up and migrations."""

@@ -1,0 +1,86 @@
+"""The ORM tables. Times are epoch milliseconds (BigInteger): portable across SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """An access key. The secret is stored as a salted SHA-256 (secrets are random, 256-bit)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_salt: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    # Signs callbacks; the receiver needs it in clear, so it is kept in clear (it grants no access).
+    callback_secret: Mapped[str] = mapped_column(String(128))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Task(Base):
+    """One unit of work of any kind: generation, a tool, a training."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("key_id", "business_task_id", name="uq_tasks_key_business"),
+        Index("ix_tasks_queue", "state", "pool", "priority", "seq"),
+        Index("ix_tasks_lease", "state", "lease_expires_at"),
+    )
+
+    # Monotonic order of submission: queue order and queue position.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "sd" | "tool" | "training"
+    tool_code: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64), index=True)
+    business_task_id: Mapped[str] = mapped_column(String(128))
+    pool: Mapped[str] = mapped_column(String(8))  # "gpu" | "cpu"
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | success | failed | cancelled
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    # Live details while running (step, total steps, preview URL...), free-form per kind.
+    progress_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    error_msg: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CallbackDelivery(Base):
+    """A pending or finished callback POST: persisted so deliveries survive a restart."""
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (Index("ix_callbacks_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(64), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,102 @@
+"""Image inputs of every form the API takes: http(s) URL, data URI, bare base64, this server's own
+file URLs, and the `stored:` references that submitted tasks keep their inputs under."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from PIL import Image
+
+from imgopen.errors import ImgOpenError
+from imgopen.media.decode import Decoded, decode_image
+from imgopen.media.fetch import Fetcher
+from imgopen.storage.base import Storage
+
+STORED_PREFIX = "stored:"
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?)(?P<b64>;base64)?,", re.I)
+_B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
+
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "MPO": "jpg"}
+
+
+def stored_ref(key: str) -> str:
+    return STORED_PREFIX + key
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    max_bytes: int
+    max_pixels: int
+
+
+class ImageInputs:
+    """Reads and decodes input images within the limits; every failure is a 413 or 422."""
+
+    def __init__(self, fetcher: Fetcher, storage: Storage, limits: InputLimits) -> None:
+        self._fetcher = fetcher
+        self._storage = storage
+        self.limits = limits
+
+    def read_bytes(self, value: str, what: str) -> bytes:
+        value = value.strip()
+        if not value:
+            raise ImgOpenError("400", f"{what}: empty image value")
+        if value.startswith(STORED_PREFIX):
+            return self._storage.get(value[len(STORED_PREFIX) :])
+        lowered = value[:8].lower()
+        if lowered.startswith(("http://", "https://")):
+            own_key = self._storage.key_from_url(value)
+            if own_key is not None:
+                return self._storage.get(own_key)
+            return self._fetcher.get(value, what).data
+        if lowered.startswith("data:"):
+            return self._data_uri(value, what)
+        return self._base64(value, what)
+
+    def decode(self, value: str, what: str) -> Decoded:
+        return decode_image(self.read_bytes(value, what), what, self.limits.max_pixels)
+
+    def load(self, value: str, what: str, mode: str | None = "RGB") -> Image.Image:
+        """The decoded image converted to `mode` (None: as decoded)."""
+        image = self.decode(value, what).image
+        if mode is None or image.mode == mode:
+            return image
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+        if mode == "RGB" and has_alpha:
+            # Composite on white: converting straight to RGB would show what hid under transparency.
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return image.convert(mode)
+
+    def _data_uri(self, value: str, what: str) -> bytes:
+        match = _DATA_URI.match(value)
+        if match is None:
+            raise ImgOpenError("422", f"{what}: malformed data URI")
+        mime = (match.group("mime") or "").lower()
+        if mime and not mime.startswith("image/"):
+            raise ImgOpenError("422", f"{what}: data URI is {mime}, not an image")
+        payload = value[match.end() :]
+        if not match.group("b64"):
+            raise ImgOpenError("422", f"{what}: data URI must be base64-encoded")
+        return self._base64(payload, what)
+
+    def _base64(self, payload: str, what: str) -> bytes:
+        if len(payload) * 3 // 4 > self.limits.max_bytes + 4:
+            raise ImgOpenError("413", f"{what}: larger than the limit of {self.limits.max_bytes // (1024 * 1024)} MB")
+        if not _B64_CHARS.match(payload[:4096]):
+            raise ImgOpenError("422", f"{what}: not a URL, a data URI or base64 image data")
+        compact = re.sub(r"\s+", "", payload)
+        try:
+            if "-" in compact or "_" in compact:
+                data = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+            else:
+                data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ImgOpenError("422", f"{what}: invalid base64 data ({exc})") from exc
+        if len(data) > self.limits.max_bytes:
+            raise ImgOpenError("413", f"{what}: larger than the limit of {self.limits.max_bytes // (1024 * 1024)} MB")
+        return data

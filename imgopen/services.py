@@ -1,0 +1,125 @@
+"""The services of one imgopen process, built from Settings and passed to whoever needs them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from imgopen.accounts.keys import KeyStore
+from imgopen.api.views import TaskViews
+from imgopen.config import Settings
+from imgopen.db.engine import make_engine, make_sessionmaker, migrate
+from imgopen.media.address_policy import AddressPolicy
+from imgopen.media.fetch import Fetcher, FetchLimits
+from imgopen.media.inputs import ImageInputs, InputLimits
+from imgopen.metrics import Metrics
+from imgopen.storage.local import LocalStorage
+from imgopen.storage.signing import UrlSigner
+from imgopen.tasks.callbacks import CallbackDispatcher
+from imgopen.tasks.handlers import TaskHandler
+from imgopen.tasks.inprocess import InProcessExecutor
+from imgopen.tasks.leases import LeaseKeeper
+from imgopen.tasks.runner import TaskRunner
+from imgopen.tasks.store import TaskStore
+from imgopen.tasks.submit import TaskSubmitter
+from imgopen.tools.builtin import builtin_tools
+from imgopen.tools.handler import ToolTaskHandler
+from imgopen.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_database(settings: Settings) -> Database:
+    """Engine and sessions for the configured database, schema migrated to the newest revision."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    return Database(engine, make_sessionmaker(engine))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keys: KeyStore
+    tasks: TaskStore
+    storage: LocalStorage
+    policy: AddressPolicy
+    fetcher: Fetcher
+    inputs: ImageInputs
+    metrics: Metrics
+    tools: ToolRegistry
+    views: TaskViews
+    handlers: dict[str, TaskHandler]
+    callbacks: CallbackDispatcher
+    leases: LeaseKeeper
+    executor: InProcessExecutor
+    submitter: TaskSubmitter
+
+    def start(self) -> None:
+        self.executor.start()
+        self.callbacks.start()
+
+    def stop(self) -> None:
+        self.executor.stop()
+        self.callbacks.stop()
+        self.fetcher.close()
+        self.db.engine.dispose()
+
+
+def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Services:
+    db = open_database(settings)
+    store = TaskStore(db.sessions, settings.task_prefix)
+    keys = KeyStore(db.sessions)
+    signer = UrlSigner(settings.url_signing_key, settings.url_expiry_seconds) if settings.url_signing_key else None
+    storage = LocalStorage(settings.resolved_storage_dir, settings.resolved_public_base_url, signer)
+    policy = AddressPolicy(settings.url_allowlist)
+    fetcher = Fetcher(
+        policy, FetchLimits(settings.max_input_bytes, settings.fetch_timeout_seconds, settings.max_redirects)
+    )
+    inputs = ImageInputs(fetcher, storage, InputLimits(settings.max_input_bytes, settings.max_input_pixels))
+    metrics = Metrics()
+    metrics.watch_queue(store.counts)
+    registry = tools if tools is not None else builtin_tools()
+    views = TaskViews(store, storage, registry)
+    callbacks = CallbackDispatcher(
+        db.sessions,
+        keys,
+        fetcher,
+        views.callback_envelope,
+        settings.callback_delays,
+        settings.callback_timeout_seconds,
+        metrics,
+    )
+    leases = LeaseKeeper(store, settings.lease_seconds)
+    handlers: dict[str, TaskHandler] = {"tool": ToolTaskHandler(registry)}
+    runner = TaskRunner(store, handlers, settings, inputs, storage, leases, metrics, on_finished=callbacks.wake)
+    executor = InProcessExecutor(store, runner, leases, settings, wake_callbacks=callbacks.wake)
+    submitter = TaskSubmitter(store, inputs, storage, executor, policy, settings, metrics)
+    return Services(
+        settings=settings,
+        db=db,
+        keys=keys,
+        tasks=store,
+        storage=storage,
+        policy=policy,
+        fetcher=fetcher,
+        inputs=inputs,
+        metrics=metrics,
+        tools=registry,
+        views=views,
+        handlers=handlers,
+        callbacks=callbacks,
+        leases=leases,
+        executor=executor,
+        submitter=submitter,
+    )

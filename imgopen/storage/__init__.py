@@ -1,0 +1,1 @@
+"""Where inputs and outputs live, and the URLs that reach them."""

@@ -1,0 +1,71 @@
+"""Files in a local folder, served by the API under /files/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from imgopen.errors import ImgOpenError
+from imgopen.storage.base import check_key
+from imgopen.storage.signing import UrlSigner
+
+FILES_ROUTE = "/files/"
+
+
+class LocalStorage:
+    def __init__(self, root: Path, public_base_url: str, signer: UrlSigner | None = None) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._base = public_base_url.rstrip("/")
+        self._signer = signer
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+        return key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise ImgOpenError("404", f"no such file: {key}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete_prefix(self, prefix: str) -> None:
+        target = self.path(prefix.rstrip("/"))
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.is_file():
+            target.unlink()
+
+    def url(self, key: str) -> str:
+        url = f"{self._base}{FILES_ROUTE}{check_key(key)}"
+        return f"{url}?{self._signer.sign(key)}" if self._signer else url
+
+    def verify(self, key: str, exp: str | None, sig: str | None) -> bool:
+        """Whether a request for key may be served (always, when URLs are not signed)."""
+        return self._signer is None or self._signer.verify(key, exp, sig)
+
+    def key_from_url(self, url: str) -> str | None:
+        if not url.startswith(self._base + FILES_ROUTE):
+            return None
+        parts = urlsplit(url)
+        key = parts.path[len(urlsplit(self._base).path) + len(FILES_ROUTE) :]
+        query = parse_qs(parts.query)
+        if not self.verify(key, (query.get("exp") or [None])[0], (query.get("sig") or [None])[0]):
+            raise ImgOpenError("422", "this server's file URL has a wrong or expired signature")
+        check_key(key)
+        return key

@@ -1,0 +1,1 @@
+"""Task lifecycle: the store (one table), states, executors, leases, cancellation, callbacks."""

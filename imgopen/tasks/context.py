@@ -1,0 +1,110 @@
+"""What a running task's code sees: its inputs, where to put outputs, progress and cancellation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from enum import StrEnum
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image
+
+from imgopen.config import Settings
+from imgopen.media.encode import EXTENSION, OutputFormat, encode_image
+from imgopen.media.inputs import ImageInputs
+from imgopen.storage.base import Storage
+
+ProgressSink = Callable[[float, dict[str, Any] | None], None]
+
+
+class StopReason(StrEnum):
+    CANCEL = "cancel"  # the user cancelled: the task ends "cancelled"
+    SHUTDOWN = "shutdown"  # the server stops: the task goes back to the queue
+    LEASE_LOST = "lease_lost"  # another worker took over: this run's outcome is dropped
+
+
+class StopSignal:
+    """Tells a running task to stop at its next step, and why."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: StopReason | None = None
+
+    def set(self, reason: StopReason) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class TaskCancelled(Exception):
+    """Raised inside a task when it must stop (see StopSignal.reason)."""
+
+
+class TaskContext:
+    def __init__(
+        self,
+        task_id: str,
+        settings: Settings,
+        inputs: ImageInputs,
+        storage: Storage,
+        sink: ProgressSink | None = None,
+        stop: StopSignal | None = None,
+        min_progress_interval: float = 0.25,
+    ) -> None:
+        self.task_id = task_id
+        self.settings = settings
+        self.inputs = inputs
+        self.storage = storage
+        self.log = logging.getLogger(f"imgopen.task.{task_id}")
+        self.stop = stop or StopSignal()
+        self.warnings: list[str] = []
+        self._sink = sink
+        self._min_interval = min_progress_interval
+        self._last_report = 0.0
+        self._outputs = 0
+
+    # --- inputs ---------------------------------------------------------------------------------
+    def image(self, ref: str, what: str, mode: str | None = "RGB") -> Image.Image:
+        return self.inputs.load(ref, what, mode)
+
+    # --- outputs --------------------------------------------------------------------------------
+    def save_image(
+        self,
+        image: Image.Image,
+        name: str | None = None,
+        fmt: OutputFormat = "png",
+        parameters: str | None = None,
+        quality: int = 92,
+    ) -> str:
+        """Store an output image; its storage key (a FileKey for results)."""
+        self._outputs += 1
+        stem = name or f"image-{self._outputs}"
+        key = f"outputs/{self.task_id}/{stem}.{EXTENSION[fmt]}"
+        return self.storage.put(key, encode_image(image, fmt, parameters, quality))
+
+    def save_bytes(self, data: bytes, filename: str) -> str:
+        return self.storage.put(f"outputs/{self.task_id}/{filename}", data)
+
+    # --- progress and cancellation --------------------------------------------------------------
+    def check_cancelled(self) -> None:
+        if self.stop.is_set():
+            raise TaskCancelled()
+
+    def progress(self, fraction: float, info: dict[str, Any] | None = None, force: bool = False) -> None:
+        """Report progress (0..1); raises TaskCancelled when the task should stop."""
+        self.check_cancelled()
+        if self._sink is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_report >= self._min_interval:
+            self._last_report = now
+            self._sink(fraction, info)
+
+    def warn(self, message: str) -> None:
+        self.log.warning(message)
+        self.warnings.append(message)

@@ -1,0 +1,118 @@
+"""The default executor: worker threads inside the server process, one group per pool.
+
+Threads, not processes: the heavy work (torch, OpenCV, NumPy) releases the GIL, and a model
+loaded once is shared by every worker of the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+
+from imgopen.config import Settings
+from imgopen.tasks.context import StopReason
+from imgopen.tasks.leases import LeaseKeeper
+from imgopen.tasks.periodic import Periodic
+from imgopen.tasks.runner import TaskRunner
+from imgopen.tasks.store import TaskStore
+
+log = logging.getLogger(__name__)
+POOLS = ("gpu", "cpu")
+
+
+class InProcessExecutor:
+    def __init__(
+        self,
+        store: TaskStore,
+        runner: TaskRunner,
+        leases: LeaseKeeper,
+        settings: Settings,
+        wake_callbacks: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._leases = leases
+        self._settings = settings
+        self._sizes = {"gpu": settings.gpu_workers, "cpu": settings.cpu_workers}
+        self._lease_ms = int(settings.lease_seconds * 1000)
+        self._boot = f"{settings.node_name}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._wake = {pool: threading.Condition() for pool in POOLS}
+        self._stopping = threading.Event()
+        self._threads: list[tuple[threading.Thread, str]] = []
+        self._reaper = Periodic("imgopen-reaper", max(settings.lease_seconds / 2, 0.2), self.recover)
+        self._wake_callbacks = wake_callbacks
+        # Set by notify(); read under the pool's condition so a notify between a worker's empty
+        # claim and its wait is never lost.
+        self._pending = dict.fromkeys(POOLS, False)
+
+    def worker_count(self, pool: str) -> int:
+        return self._sizes.get(pool, 0)
+
+    def alive_workers(self) -> dict[str, int]:
+        alive = dict.fromkeys(POOLS, 0)
+        for thread, pool in self._threads:
+            alive[pool] += thread.is_alive()
+        return alive
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self.recover()
+        self._leases.start()
+        self._reaper.start()
+        for pool in POOLS:
+            for index in range(self._sizes[pool]):
+                thread = threading.Thread(
+                    target=self._work, args=(pool, f"{self._boot}:{pool}-{index}"), name=f"imgopen-{pool}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append((thread, pool))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._leases.signal_all(StopReason.SHUTDOWN)
+        for pool in POOLS:
+            self.notify(pool)
+        for thread, _pool in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        self._reaper.stop()
+        self._leases.stop()
+
+    def notify(self, pool: str) -> None:
+        condition = self._wake[pool]
+        with condition:
+            self._pending[pool] = True
+            condition.notify_all()
+
+    def request_cancel(self, task_id: str) -> None:
+        self._leases.signal(task_id, StopReason.CANCEL)
+
+    def recover(self) -> None:
+        """Requeue (once) or fail the tasks whose worker died; wake whoever must act on it."""
+        recovered = self._store.recover_expired(self._settings.max_attempts)
+        for item in recovered:
+            log.warning("task %s: its worker stopped; %s", item.task_id, "queued again" if item.requeued else "failed")
+        if any(item.requeued for item in recovered):
+            for pool in POOLS:
+                self.notify(pool)
+        if any(not item.requeued for item in recovered):
+            self._wake_callbacks()
+
+    def _work(self, pool: str, owner: str) -> None:
+        condition = self._wake[pool]
+        while not self._stopping.is_set():
+            try:
+                task = self._store.claim_next([pool], owner, self._lease_ms)
+            except Exception:
+                log.exception("worker %s: could not claim a task", owner)
+                task = None
+            if task is None:
+                with condition:
+                    if not self._pending[pool]:
+                        condition.wait(self._settings.poll_seconds)
+                    self._pending[pool] = False
+                continue
+            self._runner.run(task, owner)

@@ -1,0 +1,106 @@
+"""Runs one claimed task to its end: handler, progress, outcome. Shared by every executor."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from imgopen.config import Settings
+from imgopen.db.tables import Task
+from imgopen.errors import ImgOpenError
+from imgopen.media.inputs import ImageInputs
+from imgopen.metrics import Metrics
+from imgopen.storage.base import Storage
+from imgopen.tasks.context import StopReason, StopSignal, TaskCancelled, TaskContext
+from imgopen.tasks.handlers import TaskHandler
+from imgopen.tasks.leases import LeaseKeeper
+from imgopen.tasks.states import TaskState
+from imgopen.tasks.store import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: TaskStore,
+        handlers: Mapping[str, TaskHandler],
+        settings: Settings,
+        inputs: ImageInputs,
+        storage: Storage,
+        leases: LeaseKeeper,
+        metrics: Metrics,
+        on_finished: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._handlers = handlers
+        self._settings = settings
+        self._inputs = inputs
+        self._storage = storage
+        self._leases = leases
+        self._metrics = metrics
+        self._on_finished = on_finished
+
+    def run(self, task: Task, owner: str) -> None:
+        stop = StopSignal()
+        self._leases.hold(task.id, owner, stop)
+        started = time.monotonic()
+        try:
+            state = self._run(task, owner, stop)
+        finally:
+            self._leases.release(task.id)
+        if state is not None:
+            self._metrics.task_finished(task.kind, task.tool_code, state.value, time.monotonic() - started)
+            self._on_finished()
+
+    def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
+        def sink(fraction: float, info: dict[str, Any] | None) -> None:
+            if not self._store.set_progress(task.id, owner, fraction, info):
+                stop.set(StopReason.LEASE_LOST)
+
+        ctx = TaskContext(task.id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
+        handler = self._handlers.get(task.kind)
+        try:
+            if handler is None:
+                raise ImgOpenError("500", f"this server has no handler for tasks of kind {task.kind!r}")
+            result = handler.run(task, ctx)
+            if ctx.warnings:
+                result = {**result, "warnings": ctx.warnings}
+            # A cancel that arrived during the last step still wins: the user asked for it.
+            ctx.check_cancelled()
+            return self._finish(task, owner, TaskState.SUCCESS, result=result)
+        except TaskCancelled:
+            return self._stopped(task, owner, stop)
+        except ImgOpenError as exc:
+            return self._finish(task, owner, TaskState.FAILED, error_code=exc.code, error_msg=exc.msg)
+        except MemoryError:
+            return self._finish(
+                task, owner, TaskState.FAILED, error_code="500", error_msg="out of memory while running this task"
+            )
+        except Exception as exc:
+            log.error("task %s (%s/%s) failed:\n%s", task.id, task.kind, task.tool_code, traceback.format_exc())
+            return self._finish(
+                task,
+                owner,
+                TaskState.FAILED,
+                error_code="500",
+                error_msg=f"internal error: {type(exc).__name__}: {exc} (logged under task {task.id})",
+            )
+
+    def _stopped(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
+        if stop.reason == StopReason.SHUTDOWN:
+            self._store.release(task.id, owner)
+            return None
+        if stop.reason == StopReason.LEASE_LOST:
+            log.warning("task %s: lease lost; another worker owns it now, this run's outcome is dropped", task.id)
+            return None
+        return self._finish(task, owner, TaskState.CANCELLED, error_msg="cancelled while running")
+
+    def _finish(self, task: Task, owner: str, state: TaskState, **outcome: Any) -> TaskState | None:
+        if self._store.finish(task.id, owner, state, **outcome):
+            return state
+        log.warning("task %s: finished as %s but its lease was gone; outcome dropped", task.id, state.value)
+        return None

@@ -1,0 +1,165 @@
+"""Submitting a task: idempotency, per-key limits, inputs fetched and stored once, then queued.
+
+Inputs are fetched and fully decoded here, at submit time, so a bad image is refused with a
+413 / 422 at once instead of a task failing later; the bytes are kept in storage (`stored:`
+references in the params) so a retry after a crash does not depend on the URL still working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from imgopen.config import Settings
+from imgopen.db.tables import Task
+from imgopen.errors import ImgOpenError
+from imgopen.media.address_policy import AddressPolicy
+from imgopen.media.decode import decode_image
+from imgopen.media.inputs import EXTENSIONS, ImageInputs, stored_ref
+from imgopen.metrics import Metrics
+from imgopen.schemas.types import iter_images, path_text, set_path
+from imgopen.storage.base import Storage
+from imgopen.tasks.executor import Executor
+from imgopen.tasks.store import NewTask, TaskStore
+
+Precheck = Callable[[Mapping[str, tuple[int, int]]], None]
+
+
+@dataclass
+class Submission:
+    key_id: str
+    kind: str
+    tool_code: str
+    pool: str
+    business_task_id: str
+    request: BaseModel
+    # Request fields that are about the submission, not the work (businessTaskId, callbackUrl).
+    envelope_fields: set[str] = field(default_factory=set)
+    callback_url: str | None = None
+    task_id: str | None = None
+    # Checks that need the input sizes (path text -> (width, height)); raise ImgOpenError("400").
+    precheck: Precheck | None = None
+
+
+def body_hash(request: BaseModel) -> str:
+    canonical = json.dumps(request.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RateLimiter:
+    """Submits per key in the last minute (per server process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key_id: str) -> None:
+        if self._per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            window = self._seen.setdefault(key_id, deque())
+            while window and now - window[0] > 60:
+                window.popleft()
+            if len(window) >= self._per_minute:
+                raise ImgOpenError("429", f"rate limit reached: {self._per_minute} submits per minute for this key")
+            window.append(now)
+
+
+class TaskSubmitter:
+    def __init__(
+        self,
+        store: TaskStore,
+        inputs: ImageInputs,
+        storage: Storage,
+        executor: Executor,
+        policy: AddressPolicy,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._inputs = inputs
+        self._storage = storage
+        self._executor = executor
+        self._policy = policy
+        self._settings = settings
+        self._metrics = metrics
+        self._rate = RateLimiter(settings.rate_limit_per_minute)
+
+    def submit(self, sub: Submission) -> tuple[Task, bool]:
+        """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
+        digest = body_hash(sub.request)
+        existing = self._store.existing_or_conflict(sub.key_id, sub.business_task_id, digest)
+        if existing is not None:
+            return existing, False
+        self._rate.hit(sub.key_id)
+        limit = self._settings.max_active_tasks_per_key
+        if self._store.active_count(sub.key_id) >= limit:
+            raise ImgOpenError("429", f"this key already has {limit} tasks queued or running; wait for some to end")
+        if sub.callback_url:
+            self._check_callback(sub.callback_url)
+        task_id = sub.task_id or self._store.new_id()
+        params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
+        try:
+            sizes = self._store_inputs(sub.request, params, task_id)
+            if sub.precheck is not None:
+                sub.precheck(sizes)
+            task, created = self._store.submit(
+                NewTask(
+                    kind=sub.kind,
+                    tool_code=sub.tool_code,
+                    key_id=sub.key_id,
+                    business_task_id=sub.business_task_id,
+                    pool=sub.pool,
+                    params=params,
+                    body_hash=digest,
+                    callback_url=sub.callback_url,
+                    task_id=task_id,
+                )
+            )
+        except BaseException:
+            self._storage.delete_prefix(f"inputs/{task_id}")
+            raise
+        if not created:  # a concurrent twin won the race: drop our copy of the inputs
+            self._storage.delete_prefix(f"inputs/{task_id}")
+            return task, False
+        self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
+        self._executor.notify(sub.pool)
+        return task, True
+
+    def _store_inputs(self, request: BaseModel, params: dict[str, Any], task_id: str) -> dict[str, tuple[int, int]]:
+        sizes: dict[str, tuple[int, int]] = {}
+        done: dict[str, tuple[str, tuple[int, int]]] = {}
+        for path, value in iter_images(request):
+            what = path_text(path)
+            if value not in done:
+                data = self._inputs.read_bytes(value, what)
+                decoded = decode_image(data, what, self._inputs.limits.max_pixels)
+                name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
+                key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(decoded.format, 'bin')}"
+                self._storage.put(key, data)
+                done[value] = (stored_ref(key), decoded.image.size)
+            ref, size = done[value]
+            set_path(params, path, ref)
+            sizes[what] = size
+        return sizes
+
+    def _check_callback(self, url: str) -> None:
+        try:
+            parsed = httpx.URL(url)
+        except Exception as exc:
+            raise ImgOpenError("400", f"callbackUrl: not a valid URL ({exc})") from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ImgOpenError("400", "callbackUrl: must be an http or https URL")
+        self._policy.resolve(parsed.host, parsed.port or 443, "callbackUrl")

@@ -1,0 +1,14 @@
+"""The tools this server offers, registered in one place."""
+
+from __future__ import annotations
+
+from imgopen.tools.img_enlarge import ImgEnlargeTool
+from imgopen.tools.registry import ToolRegistry
+from imgopen.tools.watermark.tool import WatermarkDecodeTool, WatermarkTool
+
+
+def builtin_tools() -> ToolRegistry:
+    registry = ToolRegistry()
+    for tool in (ImgEnlargeTool(), WatermarkTool(), WatermarkDecodeTool()):
+        registry.register(tool)
+    return registry

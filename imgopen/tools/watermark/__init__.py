@@ -1,0 +1,1 @@
+"""watermark and watermark/decode: visible text or image marks, and an invisible text mark."""
