@@ -37,7 +37,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind; default IMGOPEN_HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Port; default IMGOPEN_PORT or 8000.")] = None,
     data_dir: DataDir = None,
-    models_dir: Annotated[Path | None, typer.Option(help="Models folder; default IMGOPEN_MODELS_DIR or ./models.")] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Models folder; default IMGOPEN_MODELS_DIR or ./models.")
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Start the API server with its workers."""
@@ -100,7 +102,11 @@ def keys_list(
     """List keys (never their secrets)."""
     keys = _keys(data_dir).list()
     if as_json:
-        typer.echo(json.dumps([{"accessKeyId": k.id, "name": k.name, "disabled": k.disabled, "createdAt": k.created_at} for k in keys]))
+        typer.echo(
+            json.dumps(
+                [{"accessKeyId": k.id, "name": k.name, "disabled": k.disabled, "createdAt": k.created_at} for k in keys]
+            )
+        )
         return
     for key in keys:
         typer.echo(f"{key.id}  {'disabled' if key.disabled else 'active  '}  {key.name}")

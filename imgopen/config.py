@@ -55,9 +55,7 @@ class Settings(BaseSettings):
     executor: Literal["inprocess"] = Field("inprocess", description="How tasks are dispatched to workers.")
     gpu_workers: int = Field(1, ge=0, le=64, description="Workers for GPU-bound tasks (diffusion, training).")
     cpu_workers: int = Field(2, ge=0, le=256, description="Workers for CPU-bound tasks (image tools).")
-    lease_seconds: float = Field(
-        30.0, gt=0, description="A worker renews its lease on a running task this often x3."
-    )
+    lease_seconds: float = Field(30.0, gt=0, description="A worker renews its lease on a running task this often x3.")
     max_attempts: int = Field(2, ge=1, le=10, description="Runs of a task whose worker died (2: retry once).")
     poll_seconds: float = Field(1.0, gt=0, description="Idle workers look for new tasks this often.")
     node_name: str = Field(default_factory=lambda: os.uname().nodename, description="Name of this machine.")
@@ -81,7 +79,7 @@ class Settings(BaseSettings):
 
     # --- callbacks ---------------------------------------------------------------------------
     callback_delays: list[float] = Field(
-        default_factory=lambda: [3, 5, 15, 30, 60, 600, 3600, 3600, 3600],
+        default_factory=lambda: [3.0, 5.0, 15.0, 30.0, 60.0, 600.0, 3600.0, 3600.0, 3600.0],
         description="Seconds before each retry of a callback; len+1 attempts in all.",
     )
     callback_timeout_seconds: float = Field(10.0, gt=0, description="Time limit for one callback POST.")

@@ -29,9 +29,7 @@ class Metrics:
         self.request_seconds = Histogram(
             "imgopen_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
         )
-        self.submitted = Counter(
-            "imgopen_tasks_submitted", "Tasks created", ["kind", "tool"], registry=self.registry
-        )
+        self.submitted = Counter("imgopen_tasks_submitted", "Tasks created", ["kind", "tool"], registry=self.registry)
         self.finished = Counter(
             "imgopen_tasks_finished", "Tasks ended, by final state", ["kind", "tool", "state"], registry=self.registry
         )

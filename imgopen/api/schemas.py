@@ -16,7 +16,7 @@ class SubmitFields(BaseModel):
     callbackUrl: str | None = Field(
         None,
         max_length=2048,
-        description="Receives a POST with the query answer when the task ends; must answer {\"code\": \"200\"}.",
+        description='Receives a POST with the query answer when the task ends; must answer {"code": "200"}.',
     )
 
 
@@ -36,9 +36,7 @@ class Submitted(BaseModel):
 
 
 class CancelAnswer(BaseModel):
-    cancelled: bool = Field(
-        description="True when the task was dropped from the queue or will stop at its next step."
-    )
+    cancelled: bool = Field(description="True when the task was dropped from the queue or will stop at its next step.")
     state: str = Field(description="The state after the call: cancelled, or running until the next step.")
 
 

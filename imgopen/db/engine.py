@@ -56,6 +56,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE changed (Session.execute is typed as returning a plain Result)."""
+    return int(result.rowcount)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -11,7 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from imgopen.errors import ImgOpenError
 
 # Formats a client may send; other Pillow plugins (some rarely audited) are never tried.
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO
+Image.init()  # registers WEBP and TIFF too; Image.open(formats=...) only pre-registers five
 
 
 @dataclass(frozen=True)

@@ -62,23 +62,51 @@ class Fetcher:
             raise ImgOpenError("422", f"{what}: only http and https URLs can be fetched, not {url[:80]!r}")
         return parsed
 
-    def _pin(self, url: httpx.URL, what: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-        """(URL with the checked address as host, headers, extensions) for one request."""
+    def _pin(self, url: httpx.URL, what: str) -> list[tuple[httpx.URL, dict[str, str], dict[str, str]]]:
+        """(URL with a checked address as host, headers, extensions) per address of the host."""
         port = url.port or (443 if url.scheme == "https" else 80)
-        address = self._policy.resolve(url.host, port, what)[0]
         headers = {"Host": url.netloc.decode("ascii")}
         extensions = {"sni_hostname": url.host} if url.scheme == "https" and not _is_ip(url.host) else {}
-        return url.copy_with(host=str(address)), headers, extensions
+        return [
+            (url.copy_with(host=str(address)), headers, extensions)
+            for address in self._policy.resolve(url.host, port, what)
+        ]
+
+    def _open(
+        self,
+        method: str,
+        url: httpx.URL,
+        what: str,
+        timeout: float,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A streamed response from the first of the host's checked addresses that accepts a
+        connection; the caller closes it."""
+        candidates = self._pin(url, what)
+        for index, (pinned, pin_headers, extensions) in enumerate(candidates):
+            request = self._client.build_request(
+                method,
+                pinned,
+                content=content,
+                headers={**(headers or {}), **pin_headers},
+                timeout=httpx.Timeout(timeout),
+                extensions=extensions,
+            )
+            try:
+                return self._client.send(request, stream=True)
+            except httpx.ConnectError:
+                if index == len(candidates) - 1:
+                    raise
+        raise ImgOpenError("422", f"{what}: host {url.host!r} has no address")
 
     def _one_hop(self, url: httpx.URL, what: str, deadline: float) -> Fetched | httpx.URL:
-        pinned, headers, extensions = self._pin(url, what)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ImgOpenError("422", f"{what}: timed out fetching {url}")
         try:
-            with self._client.stream(
-                "GET", pinned, headers=headers, timeout=httpx.Timeout(remaining), extensions=extensions
-            ) as response:
+            response = self._open("GET", url, what, remaining)
+            try:
                 if response.status_code in _REDIRECTS and "location" in response.headers:
                     return self._parse(str(url.join(response.headers["location"])), what)
                 if response.status_code >= 400:
@@ -96,6 +124,8 @@ class Fetcher:
                         raise ImgOpenError("422", f"{what}: timed out fetching {url}")
                     chunks.append(chunk)
                 return Fetched(b"".join(chunks), response.headers.get("content-type"), str(url))
+            finally:
+                response.close()
         except httpx.TimeoutException as exc:
             raise ImgOpenError(
                 "422", f"{what}: timed out fetching {url} (limit {self._limits.timeout_seconds:g} s)"
@@ -107,22 +137,17 @@ class Fetcher:
         self, url: str, body: bytes, headers: dict[str, str], timeout: float, what: str, max_answer: int = 65536
     ) -> tuple[int, bytes]:
         """POST body to url under the same guard (no redirects followed); (status, start of the answer)."""
-        pinned, pin_headers, extensions = self._pin(self._parse(url, what), what)
         try:
-            with self._client.stream(
-                "POST",
-                pinned,
-                content=body,
-                headers={**headers, **pin_headers},
-                timeout=httpx.Timeout(timeout),
-                extensions=extensions,
-            ) as response:
+            response = self._open("POST", self._parse(url, what), what, timeout, content=body, headers=headers)
+            try:
                 answer = b""
                 for chunk in response.iter_bytes():
                     answer += chunk
                     if len(answer) >= max_answer:
                         break
                 return response.status_code, answer[:max_answer]
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             raise ImgOpenError("422", f"{what}: {type(exc).__name__}: {exc}") from exc
 

@@ -19,7 +19,9 @@ ImageInput = Annotated[
     Field(
         min_length=1,
         max_length=40_000_000,
-        description="Image: an http(s) URL, a data:image/...;base64 URI, bare base64, or a URL of this server's outputs.",
+        description=(
+            "Image: an http(s) URL, a data:image/...;base64 URI, bare base64, or a URL of this server's outputs."
+        ),
     ),
     AfterValidator(ImageRef),
 ]
@@ -60,7 +62,7 @@ def set_path(document: Any, path: tuple[str | int, ...], new: Any) -> None:
 
 
 def path_text(path: tuple[str | int, ...]) -> str:
-    """"controlnet.args[0].input_image" for error messages."""
+    """ "controlnet.args[0].input_image" for error messages."""
     out = ""
     for step in path:
         out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)

@@ -65,7 +65,7 @@ class LocalStorage:
         parts = urlsplit(url)
         key = parts.path[len(urlsplit(self._base).path) + len(FILES_ROUTE) :]
         query = parse_qs(parts.query)
-        if not self.verify(key, (query.get("exp") or [None])[0], (query.get("sig") or [None])[0]):
+        if not self.verify(key, next(iter(query.get("exp", [])), None), next(iter(query.get("sig", [])), None)):
             raise ImgOpenError("422", "this server's file URL has a wrong or expired signature")
         check_key(key)
         return key

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from imgopen.accounts.keys import KeyStore
 from imgopen.clock import now_ms
+from imgopen.db.engine import rowcount
 from imgopen.db.tables import CallbackDelivery, Task
 from imgopen.errors import ImgOpenError
 from imgopen.media.fetch import Fetcher
@@ -100,7 +101,7 @@ class CallbackDispatcher:
                 .values(next_attempt_at=now_ms() + int((self._timeout + 30) * 1000))
                 .execution_options(synchronize_session=False)
             )
-            return claimed.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(claimed) == 1
 
     def _attempt(self, delivery_id: int) -> None:
         with self._sessions() as session:
@@ -125,7 +126,7 @@ class CallbackDispatcher:
                 "callbackUrl",
             )
             if not acknowledged(answer):
-                error = f"HTTP {status}, answer {answer[:200]!r} is not {{\"code\": \"200\"}}"
+                error = f'HTTP {status}, answer {answer[:200]!r} is not {{"code": "200"}}'
         except ImgOpenError as exc:
             error = exc.msg
         except Exception as exc:  # the receiver's problems must not stop the dispatcher

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from enum import StrEnum
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from PIL import Image

@@ -65,7 +65,10 @@ class InProcessExecutor:
         for pool in POOLS:
             for index in range(self._sizes[pool]):
                 thread = threading.Thread(
-                    target=self._work, args=(pool, f"{self._boot}:{pool}-{index}"), name=f"imgopen-{pool}-{index}", daemon=True
+                    target=self._work,
+                    args=(pool, f"{self._boot}:{pool}-{index}"),
+                    name=f"imgopen-{pool}-{index}",
+                    daemon=True,
                 )
                 thread.start()
                 self._threads.append((thread, pool))

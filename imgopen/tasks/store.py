@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from imgopen.clock import now_ms
+from imgopen.db.engine import rowcount
 from imgopen.db.tables import CallbackDelivery, Task
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.ids import new_task_id
@@ -56,9 +57,7 @@ class TaskStore:
 
     def find(self, key_id: str, business_task_id: str) -> Task | None:
         with self._sessions() as session:
-            return session.scalar(
-                select(Task).where(Task.key_id == key_id, Task.business_task_id == business_task_id)
-            )
+            return session.scalar(select(Task).where(Task.key_id == key_id, Task.business_task_id == business_task_id))
 
     def get(self, task_id: str) -> Task | None:
         with self._sessions() as session:
@@ -135,7 +134,9 @@ class TaskStore:
         """(state, pool) -> number of tasks, for the active states (metrics, readiness)."""
         with self._sessions() as session:
             rows = session.execute(
-                select(Task.state, Task.pool, func.count()).where(Task.state.in_(ACTIVE_STATES)).group_by(Task.state, Task.pool)
+                select(Task.state, Task.pool, func.count())
+                .where(Task.state.in_(ACTIVE_STATES))
+                .group_by(Task.state, Task.pool)
             ).all()
             return {(state, pool): int(n) for state, pool, n in rows}
 
@@ -172,7 +173,7 @@ class TaskStore:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(claimed) == 1:
                     return session.scalar(select(Task).where(Task.seq == seq))
         return None
 
@@ -186,7 +187,7 @@ class TaskStore:
                 .values(lease_expires_at=now + lease_ms)
                 .execution_options(synchronize_session=False)
             )
-            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(renewed) != 1:
                 return False, True
             cancel = session.scalar(select(Task.cancel_requested).where(Task.id == task_id))
             return True, bool(cancel)
@@ -199,7 +200,7 @@ class TaskStore:
                 .values(progress=max(0.0, min(1.0, progress)), progress_info=info, updated_at=now_ms())
                 .execution_options(synchronize_session=False)
             )
-            return done.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(done) == 1
 
     def finish(
         self,
@@ -232,7 +233,7 @@ class TaskStore:
             done = session.execute(
                 update(Task).where(*conditions).values(**values).execution_options(synchronize_session=False)
             )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(done) != 1:
                 return False
             self._queue_callback(session, task_id, now)
             return True
@@ -272,7 +273,7 @@ class TaskStore:
                 .execution_options(synchronize_session=False)
             )
             state = session.scalar(select(Task.state).where(Task.id == task.id))
-        return TaskState(state)
+        return TaskState(state or TaskState.FAILED.value)
 
     def release(self, task_id: str, owner: str) -> bool:
         """Give a running task back to the queue (graceful shutdown): the run does not count."""
@@ -291,7 +292,7 @@ class TaskStore:
                 )
                 .execution_options(synchronize_session=False)
             )
-            return done.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(done) == 1
 
     def recover_expired(self, max_attempts: int) -> list[Recovered]:
         """Running tasks whose worker stopped renewing its lease: queued again once, then failed."""
@@ -322,7 +323,7 @@ class TaskStore:
                         )
                         .execution_options(synchronize_session=False)
                     )
-                    if done.rowcount == 1:  # type: ignore[attr-defined]
+                    if rowcount(done) == 1:
                         out.append(Recovered(task_id, True))
             elif self.finish(
                 task_id,

@@ -98,4 +98,3 @@ class ImgEnlargeTool(Tool[ImgEnlargeParams, ImgEnlargeResult]):
         return ImgEnlargeResult(
             method="lanczos", outputImageUrl=key, outputImageUrls=[key], width=size[0], height=size[1]
         )
-

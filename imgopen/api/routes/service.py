@@ -42,12 +42,16 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         alive = services.executor.alive_workers()
         for pool in ("gpu", "cpu"):
             want = services.executor.worker_count(pool)
-            checks[f"{pool}_workers"] = "ok" if alive.get(pool, 0) == want else f"error: {alive.get(pool, 0)}/{want} alive"
+            checks[f"{pool}_workers"] = (
+                "ok" if alive.get(pool, 0) == want else f"error: {alive.get(pool, 0)}/{want} alive"
+            )
         return checks
 
     checks = await run_in_threadpool(check)
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: FastAPI reads the annotations of the route
 functions made in a loop, and their request models are local variables."""
 
-
 import re
 from typing import Any
 
@@ -17,8 +16,8 @@ from imgopen.api.envelope import documented, ok
 from imgopen.api.schemas import (
     SUBMIT_ENVELOPE_FIELDS,
     CancelAnswer,
-    Submitted,
     SubmitFields,
+    Submitted,
     TaskProgressFields,
     TaskRef,
 )
@@ -36,7 +35,7 @@ def _model_name(code: str) -> str:
 def optional_copy(model: type[BaseModel], name: str) -> type[BaseModel]:
     """The model with every field optional (result fields are absent until the task succeeds)."""
     fields: dict[str, Any] = {
-        field_name: (field.annotation | None, Field(None, description=field.description))
+        field_name: (field.annotation | None, Field(None, description=field.description))  # type: ignore[operator]
         for field_name, field in model.model_fields.items()
     }
     return create_model(name, **fields)
@@ -91,7 +90,7 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
     )
     code = tool.code
 
-    async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:  # type: ignore[valid-type]
+    async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:
         settings = services.settings
 
         def precheck(sizes: Any) -> None:
@@ -102,10 +101,10 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
             kind="tool",
             tool_code=code,
             pool=tool.pool,
-            business_task_id=body.businessTaskId,
+            business_task_id=body.businessTaskId,  # type: ignore[attr-defined]
             request=body,
             envelope_fields=SUBMIT_ENVELOPE_FIELDS,
-            callback_url=body.callbackUrl,
+            callback_url=body.callbackUrl,  # type: ignore[attr-defined]
             precheck=precheck,
         )
         task, _created = await run_in_threadpool(services.submitter.submit, submission)

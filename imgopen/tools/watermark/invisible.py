@@ -52,7 +52,8 @@ def _unframe(frame: bytes) -> str | None:
 def check_size(width: int, height: int, field: str = "sourceImage") -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ImgOpenError(
-            "400", f"{field}: an invisible watermark needs an image of at least {MIN_SIDE}x{MIN_SIDE}, got {width}x{height}"
+            "400",
+            f"{field}: an invisible watermark needs an image of at least {MIN_SIDE}x{MIN_SIDE}, got {width}x{height}",
         )
 
 

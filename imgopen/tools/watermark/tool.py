@@ -120,9 +120,7 @@ class WatermarkDecodeTool(Tool[WatermarkDecodeParams, WatermarkDecodeResult]):
     params_model = WatermarkDecodeParams
     result_model = WatermarkDecodeResult
 
-    def precheck(
-        self, params: WatermarkDecodeParams, sizes: Mapping[str, tuple[int, int]], settings: Settings
-    ) -> None:
+    def precheck(self, params: WatermarkDecodeParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
         invisible.check_size(*sizes["sourceImage"])
 
     def run(self, params: WatermarkDecodeParams, ctx: TaskContext) -> WatermarkDecodeResult:

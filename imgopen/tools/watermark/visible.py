@@ -26,7 +26,7 @@ def render_text(text: str, font_size: int, color: tuple[int, int, int]) -> Image
     left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox(
         (0, 0), text, font=font, stroke_width=stroke
     )
-    tile = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    tile = Image.new("RGBA", (int(right - left), int(bottom - top)), (0, 0, 0, 0))
     ImageDraw.Draw(tile).text(
         (-left, -top), text, font=font, fill=(*color, 255), stroke_width=stroke, stroke_fill=(*outline, 255)
     )

@@ -1,0 +1,3 @@
+from imgopen.cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""A Python client for an imgopen server (or the hosted Img Open API): one method per endpoint.
+
+from imgopen.client import Client
+client = Client("http://127.0.0.1:8000", "ak...", "secret")
+task = client.img_enlarge("my-task-1", source_image="https://example.com/a.png", scale=2)
+done = client.wait(task)
+print(done["outputImageUrl"])
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+BASE_PATH = "/AIGCImgOpenServ/saas"
+TOOL_FINAL = {1, 2, 3}
+SD_FINAL = {2, 4, 5}
+
+
+class ApiError(Exception):
+    """An answer whose `code` is not "200"."""
+
+    def __init__(self, code: str, msg: str) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+
+
+class WaitTimeout(TimeoutError):
+    def __init__(self, handle: TaskHandle, last: dict[str, Any]) -> None:
+        super().__init__(f"task {handle.business_task_id} still {last.get('state')} after the timeout")
+        self.last = last
+
+
+@dataclass(frozen=True)
+class TaskHandle:
+    """What a submit returns: enough to query, cancel and wait."""
+
+    kind: str  # "tool" | "sd" | "training"
+    business_task_id: str
+    task_id: str
+    tool_code: str = ""
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        access_key_id: str,
+        access_key_secret: str,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + BASE_PATH,
+            headers={
+                "X-Request-req-accessKeyId": access_key_id,
+                "X-Request-req-accessKeySecret": access_key_secret,
+            },
+            timeout=timeout,
+            transport=transport,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- the wire ---------------------------------------------------------------------------------
+    def envelope(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST body to path; the whole envelope, whatever its code."""
+        response = self._http.post(path, json=body)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def call(self, path: str, body: dict[str, Any]) -> Any:
+        """POST body to path; `data` of the answer, or ApiError."""
+        answer = self.envelope(path, body)
+        if str(answer.get("code")) != "200":
+            raise ApiError(str(answer.get("code")), str(answer.get("msg")))
+        return answer.get("data")
+
+    # --- tools ------------------------------------------------------------------------------------
+    def submit_tool(
+        self, tool_code: str, business_task_id: str, callback_url: str | None = None, **params: Any
+    ) -> TaskHandle:
+        body = {"businessTaskId": business_task_id, **_drop_none(params)}
+        if callback_url:
+            body["callbackUrl"] = callback_url
+        data = self.call(f"/tool/{tool_code}", body)
+        return TaskHandle("tool", data["businessTaskId"], data["taskId"], tool_code)
+
+    def query_tool(self, tool_code: str, business_task_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.call(f"/tool/{tool_code}/queryTask", {"businessTaskId": business_task_id})
+        return data
+
+    def cancel_tool(self, tool_code: str, business_task_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.call(f"/tool/{tool_code}/cancelTask", {"businessTaskId": business_task_id})
+        return data
+
+    def img_enlarge(
+        self,
+        business_task_id: str,
+        source_image: str,
+        scale: float | None = None,
+        target_width: int | None = None,
+        target_height: int | None = None,
+        output_format: str | None = None,
+        callback_url: str | None = None,
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "imgEnlarge",
+            business_task_id,
+            callback_url,
+            sourceImage=source_image,
+            scale=scale,
+            targetWidth=target_width,
+            targetHeight=target_height,
+            outputFormat=output_format,
+        )
+
+    def watermark(
+        self,
+        business_task_id: str,
+        source_image: str,
+        text: str | None = None,
+        watermark_image: str | None = None,
+        position: str | None = None,
+        opacity: float | None = None,
+        font_size: int | None = None,
+        invisible_text: str | None = None,
+        output_format: str | None = None,
+        callback_url: str | None = None,
+        **extra: Any,
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "watermark",
+            business_task_id,
+            callback_url,
+            sourceImage=source_image,
+            text=text,
+            watermarkImage=watermark_image,
+            position=position,
+            opacity=opacity,
+            fontSize=font_size,
+            invisibleText=invisible_text,
+            outputFormat=output_format,
+            **extra,
+        )
+
+    def watermark_decode(self, business_task_id: str, source_image: str, callback_url: str | None = None) -> TaskHandle:
+        return self.submit_tool("watermark/decode", business_task_id, callback_url, sourceImage=source_image)
+
+    # --- any task ---------------------------------------------------------------------------------
+    def query(self, handle: TaskHandle) -> dict[str, Any]:
+        if handle.kind == "tool":
+            return self.query_tool(handle.tool_code, handle.business_task_id)
+        raise ValueError(f"unknown task kind {handle.kind!r}")
+
+    def cancel(self, handle: TaskHandle) -> dict[str, Any]:
+        if handle.kind == "tool":
+            return self.cancel_tool(handle.tool_code, handle.business_task_id)
+        raise ValueError(f"unknown task kind {handle.kind!r}")
+
+    def wait(self, handle: TaskHandle, timeout: float = 300.0, poll: float = 0.1) -> dict[str, Any]:
+        """Poll until the task ends (success, failed or cancelled); its last query answer."""
+        deadline = time.monotonic() + timeout
+        delay = poll
+        while True:
+            answer = self.query(handle)
+            if answer.get("state") in ("success", "failed", "cancelled"):
+                return answer
+            if time.monotonic() > deadline:
+                raise WaitTimeout(handle, answer)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def download(self, url: str) -> bytes:
+        """The bytes of an output URL (absolute, from a result)."""
+        response = httpx.get(url, timeout=60, trust_env=False)
+        response.raise_for_status()
+        return response.content

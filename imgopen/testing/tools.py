@@ -1,0 +1,47 @@
+"""Tools for tests of the task machinery: they take time, report progress, fail on request."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import Field
+
+from imgopen.errors import ImgOpenError
+from imgopen.tasks.context import TaskContext
+from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.builtin import builtin_tools
+from imgopen.tools.registry import ToolRegistry
+
+
+class SleepParams(ToolParams):
+    steps: int = Field(10, ge=1, le=10_000, description="Steps to take.")
+    stepSeconds: float = Field(0.05, ge=0, le=10, description="Time per step.")
+    failCode: str | None = Field(None, description="Fail at the end with this code.")
+    crash: bool = Field(False, description="Raise an unexpected exception at the end.")
+
+
+class SleepResult(ToolResult):
+    steps: int = Field(description="Steps taken.")
+
+
+class SleepTool(Tool[SleepParams, SleepResult]):
+    code = "test/sleep"
+    summary = "Test: sleep in steps"
+    params_model = SleepParams
+    result_model = SleepResult
+
+    def run(self, params: SleepParams, ctx: TaskContext) -> SleepResult:
+        for step in range(params.steps):
+            time.sleep(params.stepSeconds)
+            ctx.progress((step + 1) / params.steps, {"step": step + 1, "totalSteps": params.steps})
+        if params.failCode:
+            raise ImgOpenError(params.failCode, f"failed on purpose with {params.failCode}")
+        if params.crash:
+            raise RuntimeError("a bug")
+        return SleepResult(method="sleep", steps=params.steps)
+
+
+def tools_with_sleep() -> ToolRegistry:
+    registry = builtin_tools()
+    registry.register(SleepTool())
+    return registry

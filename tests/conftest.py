@@ -1,0 +1,104 @@
+"""Fixtures: databases (SQLite always, PostgreSQL when IMGOPEN_TEST_DATABASE_URL is set),
+settings, services and a real server speaking HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from imgopen.client import Client  # noqa: E402
+from imgopen.config import Settings  # noqa: E402
+from imgopen.services import Services, build_services  # noqa: E402
+from imgopen.testing.server import free_port  # noqa: E402
+from imgopen.testing.threaded_server import ThreadedServer  # noqa: E402
+
+PG_URL = os.environ.get("IMGOPEN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for the module: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'imgopen.db'}"
+        return
+    assert PG_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(scope="module")
+def make_settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> SettingsFactory:
+    def make(**overrides: Any) -> Settings:
+        data_dir = tmp_path_factory.mktemp("data")
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "models_dir": data_dir / "models",
+            "database_url": database_url,
+            "port": free_port(),
+            "create_first_key": False,
+            "lease_seconds": 5.0,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+class Served:
+    """A running server with one key, and a client for it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.server = ThreadedServer(services).start()
+        self.base_url = self.server.base_url
+        created = services.keys.create("test")
+        self.key_id, self.secret = created.id, created.secret
+        self.callback_secret = created.callback_secret
+        self.client = Client(self.base_url, created.id, created.secret)
+
+    def new_client(self, name: str = "other") -> Client:
+        created = self.services.keys.create(name)
+        return Client(self.base_url, created.id, created.secret)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(make_settings: SettingsFactory) -> Iterator[Served]:
+    """The whole server (API, workers, callbacks) on SQLite / PostgreSQL, over real HTTP."""
+    services = build_services(make_settings())
+    running = Served(services)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def bid() -> Callable[[str], str]:
+    """Makes unique businessTaskIds."""
+
+    def make(prefix: str = "t") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+    return make
