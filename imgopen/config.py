@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -72,13 +74,13 @@ class Settings(BaseSettings):
     max_output_pixels: int = Field(100_000_000, ge=64, description="Largest image a tool may produce.")
     fetch_timeout_seconds: float = Field(15.0, gt=0, description="Time limit to fetch one input URL.")
     max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed when fetching a URL.")
-    url_allowlist: list[str] = Field(
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts or networks (CIDR) that URLs may reach even though they are private or loopback.",
     )
 
     # --- callbacks ---------------------------------------------------------------------------
-    callback_delays: list[float] = Field(
+    callback_delays: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [3.0, 5.0, 15.0, 30.0, 60.0, 600.0, 3600.0, 3600.0, 3600.0],
         description="Seconds before each retry of a callback; len+1 attempts in all.",
     )
@@ -89,10 +91,13 @@ class Settings(BaseSettings):
     create_first_key: bool = Field(True, description="`serve` creates and prints a key when there is none.")
     log_level: str = Field("info", description="Logging level.")
 
-    @field_validator("url_allowlist", mode="before")
+    @field_validator("url_allowlist", "callback_delays", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
+        """Lists in the environment: "a,b,c" or a JSON array."""
         if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

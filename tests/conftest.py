@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -13,22 +14,19 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from imgopen.client import Client  # noqa: E402
-from imgopen.config import Settings  # noqa: E402
-from imgopen.services import Services, build_services  # noqa: E402
-from imgopen.testing.server import free_port  # noqa: E402
-from imgopen.testing.threaded_server import ThreadedServer  # noqa: E402
+from imgopen.client import Client
+from imgopen.config import Settings
+from imgopen.services import Services, build_services
+from imgopen.testing.server import free_port
+from imgopen.testing.threaded_server import ThreadedServer
 
 PG_URL = os.environ.get("IMGOPEN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh, empty database for the module: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'imgopen.db'}"
-        return
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose connections use a new, empty PostgreSQL schema (dropped afterwards)."""
     assert PG_URL is not None
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
@@ -41,6 +39,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for the module: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'imgopen.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like database_url (same backend), but for one test alone."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'imgopen.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 SettingsFactory = Callable[..., Settings]

@@ -46,6 +46,7 @@ class TaskProgressFields(BaseModel):
     queuePosition: int | None = Field(description="1 for the next task to run; null unless queued.")
     errorMsg: str | None = Field(description="Why the task failed; null otherwise.")
     errorCode: str | None = Field(description="The error code of the failure (API.md section 1).")
+    attempts: int = Field(description="Runs started so far; 2 means it was retried after its worker stopped.")
     createdAt: int = Field(description="Submit time, epoch milliseconds.")
     startedAt: int | None = Field(description="Start of the first run, epoch milliseconds.")
     finishedAt: int | None = Field(description="End time, epoch milliseconds.")

@@ -45,6 +45,7 @@ class TaskViews:
             "queuePosition": self._store.queue_position(task),
             "errorMsg": task.error_msg,
             "errorCode": task.error_code,
+            "attempts": task.attempts,
             "createdAt": task.created_at,
             "startedAt": task.started_at,
             "finishedAt": task.finished_at,

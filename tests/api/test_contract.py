@@ -85,10 +85,13 @@ def test_malformed_json_and_wrong_body_type_are_400(served: Served) -> None:
 
 
 def test_unknown_tool_and_unknown_path_are_404(served: Served) -> None:
-    assert post(served, "/tool/noSuchTool", {"businessTaskId": "a"}, served.key_id, served.secret).json()["code"] == "404"
-    assert post(served, "/tool/no/such/queryTask", {"businessTaskId": "a"}, served.key_id, served.secret).json()[
-        "code"
-    ] == "404"
+    assert (
+        post(served, "/tool/noSuchTool", {"businessTaskId": "a"}, served.key_id, served.secret).json()["code"] == "404"
+    )
+    assert (
+        post(served, "/tool/no/such/queryTask", {"businessTaskId": "a"}, served.key_id, served.secret).json()["code"]
+        == "404"
+    )
     wrong_method = httpx.get(served.base_url + BASE + "/tool/imgEnlarge", trust_env=False)
     assert wrong_method.status_code == 200 and wrong_method.json()["code"] == "400"
 

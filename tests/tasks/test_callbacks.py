@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -38,18 +39,17 @@ def test_receiver_failing_twice_gets_the_result_on_the_third_attempt(
     settings = make_settings(url_allowlist=["127.0.0.1"], callback_delays=[0.3, 0.3, 0.3])
     served = Served(build_services(settings))
     try:
-        url = receiver.json_replies(
-            "/hook", (500, {"error": "down"}), (200, {"code": "500"}), (200, {"code": "200"})
-        )
+        path = f"/hook-{bid()}"
+        url = receiver.json_replies(path, (500, {"error": "down"}), (200, {"code": "500"}), (200, {"code": "200"}))
         business_id = bid()
         handle = served.client.img_enlarge(
             business_id, data_uri(encode(astronaut().resize((32, 32)))), scale=2, callback_url=url
         )
-        wait_for(lambda: len([r for r in receiver.received if r.path == "/hook"]) >= 3)
+        wait_for(lambda: len([r for r in receiver.received if r.path == path]) >= 3)
         time.sleep(1.0)  # no fourth attempt after the acknowledgement
-        hits = [r for r in receiver.received if r.path == "/hook"]
+        hits = [r for r in receiver.received if r.path == path]
         assert len(hits) == 3
-        gaps = [later.at - earlier.at for earlier, later in zip(hits, hits[1:], strict=False)]
+        gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(hits)]
         assert all(gap >= 0.25 for gap in gaps), gaps  # the (shortened) ladder was waited out
         last = hits[-1]
         timestamp = last.headers["X-ImgOpen-Timestamp"]
@@ -75,10 +75,11 @@ def test_pending_delivery_survives_a_restart(
     make_settings: SettingsFactory, receiver: Peer, bid: Callable[..., str]
 ) -> None:
     settings = make_settings(url_allowlist=["127.0.0.1"], callback_delays=[0.2, 0.2, 30.0, 30.0])
-    url = receiver.json_replies("/later", (503, {}), (503, {}), (200, {"code": "200"}))
+    path = f"/later-{bid()}"
+    url = receiver.json_replies(path, (503, {}), (503, {}), (200, {"code": "200"}))
     first = Served(build_services(settings))
     handle = first.client.img_enlarge(bid(), data_uri(encode(astronaut().resize((16, 16)))), scale=2, callback_url=url)
-    wait_for(lambda: len([r for r in receiver.received if r.path == "/later"]) >= 2)
+    wait_for(lambda: len([r for r in receiver.received if r.path == path]) >= 2)
     first.stop()  # the third attempt is 30 s away: it is still pending in the table
     with first.services.db.sessions() as session:
         pending = session.scalars(select(CallbackDelivery).where(CallbackDelivery.task_id == handle.task_id)).one()
@@ -87,7 +88,7 @@ def test_pending_delivery_survives_a_restart(
         session.get(CallbackDelivery, pending.id).next_attempt_at = 0  # type: ignore[union-attr]
     second = Served(build_services(settings))
     try:
-        wait_for(lambda: len([r for r in receiver.received if r.path == "/later"]) >= 3)
+        wait_for(lambda: len([r for r in receiver.received if r.path == path]) >= 3)
         body = json.loads(receiver.received[-1].body)
         assert body["data"]["taskId"] == handle.task_id and body["data"]["state"] == "success"
     finally:

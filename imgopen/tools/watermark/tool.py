@@ -23,7 +23,7 @@ class WatermarkParams(ToolParams):
     position: visible.Position = Field(
         "bottomRight", description="Where the visible mark goes: one of nine places, or 'tile' to repeat it."
     )
-    opacity: float = Field(0.5, ge=0, le=1, description="Opacity of the visible mark, 0 (invisible) to 1.")
+    opacity: float = Field(0.5, gt=0, le=1, description="Opacity of the visible mark, above 0 and up to 1.")
     fontSize: int | None = Field(
         None, ge=4, le=1000, description="Text height in pixels; default 5% of the image's shorter side."
     )
@@ -39,8 +39,9 @@ class WatermarkParams(ToolParams):
         min_length=1,
         max_length=invisible.MAX_TEXT_BYTES,
         description=(
-            f"Text hidden in the image (dwtDctSvd), at most {invisible.MAX_TEXT_BYTES} bytes in UTF-8; "
-            "survives JPEG quality 85. Needs an image of at least 256x256. Read back with watermark/decode."
+            f"Text hidden in the image (dwtDctSvd) that survives JPEG quality 85: up to "
+            f"{invisible.MAX_TEXT_BYTES} bytes of UTF-8 on a 512x512 image, fewer on smaller ones (about "
+            "300x300 at least). Read it back with watermark/decode."
         ),
     )
     outputFormat: OutputFormat = Field("png", description="Encoding of the output: png, jpeg or webp.")
@@ -72,7 +73,7 @@ class WatermarkTool(Tool[WatermarkParams, WatermarkResult]):
 
     def precheck(self, params: WatermarkParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
         if params.invisibleText:
-            invisible.check_size(*sizes["sourceImage"])
+            invisible.check_text(params.invisibleText, *sizes["sourceImage"])
 
     def run(self, params: WatermarkParams, ctx: TaskContext) -> WatermarkResult:
         image = ctx.image(params.sourceImage, "sourceImage", mode=None)
@@ -119,9 +120,6 @@ class WatermarkDecodeTool(Tool[WatermarkDecodeParams, WatermarkDecodeResult]):
     description = "Reads back the text that watermark's invisibleText hid in an image."
     params_model = WatermarkDecodeParams
     result_model = WatermarkDecodeResult
-
-    def precheck(self, params: WatermarkDecodeParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        invisible.check_size(*sizes["sourceImage"])
 
     def run(self, params: WatermarkDecodeParams, ctx: TaskContext) -> WatermarkDecodeResult:
         image = ctx.image(params.sourceImage, "sourceImage")

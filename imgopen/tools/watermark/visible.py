@@ -65,14 +65,16 @@ def apply(image: Image.Image, mark: Image.Image, position: Position, opacity: fl
     base = image.convert("RGBA")
     faded = mark.copy()
     faded.putalpha(faded.getchannel("A").point(lambda a: round(a * opacity)))
+    # Pasted without a mask: the layer takes the mark's own alpha (marks never overlap), and one
+    # alpha_composite blends it; pasting with the mark as mask would apply its alpha twice.
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     if position == "tile":
         step_x, step_y = mark.width + max(margin, mark.width // 2), mark.height + max(margin, mark.height)
         for row, y in enumerate(range(margin, base.height, step_y)):
             offset = (step_x // 2) * (row % 2)
             for x in range(margin - offset, base.width, step_x):
-                layer.paste(faded, (x, y), faded)
+                layer.paste(faded, (x, y))
     else:
-        layer.paste(faded, _anchor(position, base.size, faded.size, margin), faded)
+        layer.paste(faded, _anchor(position, base.size, faded.size, margin))
     out = Image.alpha_composite(base, layer)
     return out if image.mode == "RGBA" else out.convert("RGB")
