@@ -1,9 +1,12 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV   ?= .venv
 PIP    := $(VENV)/bin/python -m pip
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# empty: the settings decide (IMGOPEN_HOST / IMGOPEN_PORT, imgopen.toml, else 127.0.0.1:8000)
+HOST   ?=
+PORT   ?=
 # pytest workers; the suite shares one process per worker (torch imports are slow)
 PYTEST_WORKERS ?= 2
 # deps deliberately skipped by the --no-deps set; pip check may report only these
@@ -18,13 +21,13 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -e '.[dev]' -c constraints.txt
-	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	$(PIP) install -q -e '.[dev]' -c constraints.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(MAKE) --no-print-directory check-deps
 	touch $@
 
 serve: install
-	$(BIN)/imgopen serve --host $(HOST) --port $(PORT)
+	$(BIN)/imgopen serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: install lint typecheck pytest
 

@@ -29,7 +29,7 @@ def _keys(data_dir: Path | None) -> Any:
     from imgopen.accounts.keys import KeyStore
     from imgopen.services import open_database
 
-    return KeyStore(open_database(_settings(data_dir=data_dir)).sessions)
+    return KeyStore(open_database(_settings(data_dir=data_dir)))
 
 
 @app.command()

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from imgopen.accounts.keys import KeyStore
 from imgopen.api.views import TaskViews
 from imgopen.config import Settings
-from imgopen.db.engine import make_engine, make_sessionmaker, migrate
+from imgopen.db.engine import Database
 from imgopen.media.address_policy import AddressPolicy
 from imgopen.media.fetch import Fetcher, FetchLimits
 from imgopen.media.inputs import ImageInputs, InputLimits
@@ -32,18 +29,12 @@ from imgopen.tools.registry import ToolRegistry
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Database:
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-
 def open_database(settings: Settings) -> Database:
-    """Engine and sessions for the configured database, schema migrated to the newest revision."""
+    """The configured database, its schema migrated to the newest revision."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return Database(engine, make_sessionmaker(engine))
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db
 
 
 @dataclass
@@ -73,13 +64,13 @@ class Services:
         self.executor.stop()
         self.callbacks.stop()
         self.fetcher.close()
-        self.db.engine.dispose()
+        self.db.dispose()
 
 
 def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Services:
     db = open_database(settings)
-    store = TaskStore(db.sessions, settings.task_prefix)
-    keys = KeyStore(db.sessions)
+    store = TaskStore(db, settings.task_prefix)
+    keys = KeyStore(db)
     signer = UrlSigner(settings.url_signing_key, settings.url_expiry_seconds) if settings.url_signing_key else None
     storage = LocalStorage(settings.resolved_storage_dir, settings.resolved_public_base_url, signer)
     policy = AddressPolicy(settings.url_allowlist)
@@ -92,7 +83,7 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
     registry = tools if tools is not None else builtin_tools()
     views = TaskViews(store, storage, registry)
     callbacks = CallbackDispatcher(
-        db.sessions,
+        db,
         keys,
         fetcher,
         views.callback_envelope,

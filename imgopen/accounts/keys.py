@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from imgopen.clock import now_ms
+from imgopen.db.engine import Database
 from imgopen.db.tables import ApiKey
 
 
@@ -52,8 +52,8 @@ class KeyStore:
     process) stops working within `cache_seconds`.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], cache_seconds: float = 5.0) -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, cache_seconds: float = 5.0) -> None:
+        self._db = db
         self._cache_seconds = cache_seconds
         self._cache: dict[tuple[str, str], tuple[float, KeyInfo]] = {}
         self._lock = threading.Lock()
@@ -63,7 +63,7 @@ class KeyStore:
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
         callback_secret = secrets.token_urlsafe(32)
-        with self._sessions.begin() as session:
+        with self._db.transaction() as session:
             session.add(
                 ApiKey(
                     id=key_id,
@@ -78,7 +78,7 @@ class KeyStore:
         return CreatedKey(id=key_id, name=name, secret=secret, callback_secret=callback_secret)
 
     def list(self) -> list[KeyInfo]:
-        with self._sessions() as session:
+        with self._db.read() as session:
             rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
             return [KeyInfo(r.id, r.name, r.disabled, r.created_at) for r in rows]
 
@@ -87,7 +87,7 @@ class KeyStore:
 
     def set_disabled(self, key_id: str, disabled: bool) -> bool:
         """Disable or enable a key; False when there is no such key."""
-        with self._sessions.begin() as session:
+        with self._db.transaction() as session:
             row = session.get(ApiKey, key_id)
             if row is None:
                 return False
@@ -97,7 +97,7 @@ class KeyStore:
         return True
 
     def callback_secret(self, key_id: str) -> str | None:
-        with self._sessions() as session:
+        with self._db.read() as session:
             row = session.get(ApiKey, key_id)
             return row.callback_secret if row else None
 
@@ -123,7 +123,7 @@ class KeyStore:
         return info
 
     def _verify_in_db(self, key_id: str, secret: str) -> KeyInfo:
-        with self._sessions() as session:
+        with self._db.read() as session:
             row = session.get(ApiKey, key_id)
             if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.secret_salt, secret)):
                 raise KeyAuthError("401", "wrong access key id or secret")

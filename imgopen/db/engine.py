@@ -1,8 +1,17 @@
-"""Engine creation (SQLite tuned for concurrent readers and one writer) and schema migration."""
+"""The database: engine set-up, sessions for reading and writing, and schema migration.
+
+SQLite allows one writer at a time. Left to itself, a second writer waits in SQLite's busy
+handler, which sleeps in growing steps (1, 2, 5, 10... ms) and, in WAL mode, a transaction that
+read first and writes second can fail outright. So writes take the write lock up front (BEGIN
+IMMEDIATE) and, inside one process, queue on a Python lock instead of sleeping; reads use
+plain deferred transactions and never wait for writers.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_WRITE_OPTION = "imgopen_write"
 # Alembic's runner is not re-entrant inside one process; servers and tests may migrate at once.
 _migrate_lock = threading.Lock()
 
@@ -20,7 +30,7 @@ _migrate_lock = threading.Lock()
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and its parent folder created."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"future": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -35,18 +45,12 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # A deferred transaction that reads and then writes fails with "database is locked" when another
-    # writer committed in between (WAL snapshot); taking the write lock up front avoids that.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # SQLAlchemy emits BEGIN itself (see _sqlite_begin_immediate); the driver must not.
+    # SQLAlchemy's transactions are driven by _sqlite_begin; the driver must not BEGIN by itself.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -56,23 +60,46 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # Reads run without an explicit transaction (each statement sees a consistent snapshot
+    # of its own); this saves a BEGIN and a ROLLBACK per read.
+    if connection.get_execution_options().get(_WRITE_OPTION, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def rowcount(result: Any) -> int:
     """Rows an UPDATE or DELETE changed (Session.execute is typed as returning a plain Result)."""
     return int(result.rowcount)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+class Database:
+    """One database: `read()` sessions for queries, `transaction()` for anything that writes."""
 
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
 
-def alembic_config(engine: Engine) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
-    return cfg
+    def read(self) -> Session:
+        """A session for reading (`with db.read() as session:`)."""
+        return self._reads()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed at the end of the block (rolled back on error)."""
+        with self._write_lock or nullcontext(), self._writes.begin() as session:
+            yield session
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    with _migrate_lock:
-        command.upgrade(alembic_config(engine), "head")
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["engine"] = self.engine
+        with _migrate_lock:
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

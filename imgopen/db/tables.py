@@ -35,6 +35,7 @@ class Task(Base):
         UniqueConstraint("key_id", "business_task_id", name="uq_tasks_key_business"),
         Index("ix_tasks_queue", "state", "pool", "priority", "seq"),
         Index("ix_tasks_lease", "state", "lease_expires_at"),
+        Index("ix_tasks_key_state", "key_id", "state"),
     )
 
     # Monotonic order of submission: queue order and queue position.

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from imgopen.accounts.keys import KeyStore
 from imgopen.clock import now_ms
-from imgopen.db.engine import rowcount
+from imgopen.db.engine import Database, rowcount
 from imgopen.db.tables import CallbackDelivery, Task
 from imgopen.errors import ImgOpenError
 from imgopen.media.fetch import Fetcher
@@ -47,7 +46,7 @@ def acknowledged(answer: bytes) -> bool:
 class CallbackDispatcher:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        db: Database,
         keys: KeyStore,
         fetcher: Fetcher,
         render: Callable[[Task], dict[str, Any]],
@@ -56,7 +55,7 @@ class CallbackDispatcher:
         metrics: Metrics,
         batch: int = 20,
     ) -> None:
-        self._sessions = sessions
+        self._db = db
         self._keys = keys
         self._fetcher = fetcher
         self._render = render
@@ -81,7 +80,7 @@ class CallbackDispatcher:
 
     def deliver_due(self) -> None:
         now = now_ms()
-        with self._sessions() as session:
+        with self._db.read() as session:
             due = session.execute(
                 select(CallbackDelivery.id, CallbackDelivery.next_attempt_at)
                 .where(CallbackDelivery.state == "pending", CallbackDelivery.next_attempt_at <= now)
@@ -94,7 +93,7 @@ class CallbackDispatcher:
 
     def _claim(self, delivery_id: int, planned: int) -> bool:
         """Push the next attempt time past this attempt, so no other dispatcher sends it meanwhile."""
-        with self._sessions.begin() as session:
+        with self._db.transaction() as session:
             claimed = session.execute(
                 update(CallbackDelivery)
                 .where(CallbackDelivery.id == delivery_id, CallbackDelivery.next_attempt_at == planned)
@@ -104,7 +103,7 @@ class CallbackDispatcher:
             return rowcount(claimed) == 1
 
     def _attempt(self, delivery_id: int) -> None:
-        with self._sessions() as session:
+        with self._db.read() as session:
             delivery = session.get(CallbackDelivery, delivery_id)
             task = session.scalar(select(Task).where(Task.id == delivery.task_id)) if delivery else None
         if delivery is None or task is None:
@@ -148,7 +147,7 @@ class CallbackDispatcher:
             values["next_attempt_at"] = now + int(self._delays[attempts - 1] * 1000)
             self._metrics.callbacks.labels("retry").inc()
             log.info("callback for task %s failed (attempt %d): %s", delivery.task_id, attempts, error)
-        with self._sessions.begin() as session:
+        with self._db.transaction() as session:
             session.execute(
                 update(CallbackDelivery)
                 .where(CallbackDelivery.id == delivery.id)

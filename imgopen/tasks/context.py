@@ -65,7 +65,8 @@ class TaskContext:
         self.warnings: list[str] = []
         self._sink = sink
         self._min_interval = min_progress_interval
-        self._last_report = 0.0
+        # Quick tasks never write progress: the first report waits one interval after the start.
+        self._last_report = time.monotonic()
         self._outputs = 0
 
     # --- inputs ---------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ class InProcessExecutor:
 
     def recover(self) -> None:
         """Requeue (once) or fail the tasks whose worker died; wake whoever must act on it."""
-        recovered = self._store.recover_expired(self._settings.max_attempts)
+        recovered = self._store.recover_expired(self._settings.max_attempts, alive=self._leases.held())
         for item in recovered:
             log.warning("task %s: its worker stopped; %s", item.task_id, "queued again" if item.requeued else "failed")
         if any(item.requeued for item in recovered):

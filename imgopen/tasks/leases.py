@@ -38,6 +38,11 @@ class LeaseKeeper:
         with self._lock:
             self._held.pop(task_id, None)
 
+    def held(self) -> frozenset[str]:
+        """Ids of the tasks running in this process."""
+        with self._lock:
+            return frozenset(self._held)
+
     def signal(self, task_id: str, reason: StopReason) -> bool:
         """Stop a task running in this process; False when it does not run here."""
         with self._lock:

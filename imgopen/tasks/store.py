@@ -3,26 +3,77 @@
 The table is the single source of truth; executors only move rows along the state machine
 (tasks/states.py). Each change is guarded by the state (and lease owner) it expects, so two
 workers, a restart or a cancel racing each other can never both win.
+
+The statements are built once, with bound parameters, and run on the session's connection:
+building and ORM-executing a statement per call cost more than the rest of a submit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from imgopen.clock import now_ms
-from imgopen.db.engine import rowcount
+from imgopen.db.engine import Database, rowcount
 from imgopen.db.tables import CallbackDelivery, Task
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.ids import new_task_id
 from imgopen.tasks.states import TaskState
 
 ACTIVE_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value)
+QUEUED, RUNNING = TaskState.QUEUED.value, TaskState.RUNNING.value
+T = cast(Table, Task.__table__)
+C = cast(Table, CallbackDelivery.__table__)
+
+_BY_ID = select(T).where(T.c.id == bindparam("id"))
+_BY_BUSINESS_ID = select(T).where(T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid"))
+_HASH_BY_BUSINESS_ID = select(T.c.id, T.c.body_hash).where(
+    T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid")
+)
+# With the index (key_id, state), this reads at most `skip` + 1 index entries.
+_ACTIVE_BEYOND = (
+    select(T.c.seq)
+    .where(T.c.key_id == bindparam("key_id"), T.c.state.in_(ACTIVE_STATES))
+    .offset(bindparam("skip"))
+    .limit(1)
+)
+_INSERT = insert(T).returning(T.c.seq)
+_AHEAD = (
+    select(func.count())
+    .select_from(T)
+    .where(
+        T.c.state == QUEUED,
+        T.c.pool == bindparam("pool"),
+        or_(
+            T.c.priority > bindparam("priority"),
+            and_(T.c.priority == bindparam("priority"), T.c.seq < bindparam("seq")),
+        ),
+    )
+)
+# (UPDATE statements may not name a bound parameter like a column: hence the b_ prefix.)
+_OWNED_RUNNING = and_(T.c.id == bindparam("b_id"), T.c.lease_owner == bindparam("b_owner"), T.c.state == RUNNING)
+_RENEW = update(T).where(_OWNED_RUNNING).values(lease_expires_at=bindparam("b_expires")).returning(T.c.cancel_requested)
+_PROGRESS = (
+    update(T)
+    .where(_OWNED_RUNNING)
+    .values(progress=bindparam("b_progress"), progress_info=bindparam("b_info"), updated_at=bindparam("b_now"))
+)
+_INSERT_CALLBACK = insert(C)
+
+
+def _task(row: Row[Any] | None) -> Task | None:
+    """A detached Task made from a row (no session needed to read its attributes)."""
+    return None if row is None else Task(**row._mapping)
+
+
+def _conflict(business_task_id: str) -> ImgOpenError:
+    return ImgOpenError(
+        "409", f"businessTaskId {business_task_id!r} was already used by this key with a different body"
+    )
 
 
 @dataclass(frozen=True)
@@ -46,161 +97,150 @@ class Recovered:
 
 
 class TaskStore:
-    def __init__(self, sessions: sessionmaker[Session], task_prefix: str = "loc") -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, task_prefix: str = "loc") -> None:
+        self._db = db
         self._prefix = task_prefix
-        self._is_postgres = sessions.kw["bind"].dialect.name == "postgresql"
+
+    def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
+        with self._db.read() as session:
+            return session.connection().execute(statement, params).first()
 
     # --- submit and read ------------------------------------------------------------------------
     def new_id(self) -> str:
         return new_task_id(self._prefix)
 
     def find(self, key_id: str, business_task_id: str) -> Task | None:
-        with self._sessions() as session:
-            return session.scalar(select(Task).where(Task.key_id == key_id, Task.business_task_id == business_task_id))
+        return _task(self._one(_BY_BUSINESS_ID, {"key_id": key_id, "bid": business_task_id}))
 
     def get(self, task_id: str) -> Task | None:
-        with self._sessions() as session:
-            return session.scalar(select(Task).where(Task.id == task_id))
+        return _task(self._one(_BY_ID, {"id": task_id}))
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""
         task = self.find(key_id, business_task_id)
         if task is not None and task.body_hash != body_hash:
-            raise ImgOpenError(
-                "409",
-                f"businessTaskId {business_task_id!r} was already used by this key with a different body",
-            )
+            raise _conflict(business_task_id)
         return task
 
-    def active_count(self, key_id: str) -> int:
-        with self._sessions() as session:
-            count = session.scalar(
-                select(func.count()).select_from(Task).where(Task.key_id == key_id, Task.state.in_(ACTIVE_STATES))
+    def check_submit(self, key_id: str, business_task_id: str, body_hash: str, max_active: int) -> str | None:
+        """Before a submit, in one read: the id of the task this businessTaskId already made with
+        the same body (None if new); "409" for another body, "429" when the key has `max_active`
+        tasks queued or running."""
+        with self._db.read() as session:
+            connection = session.connection()
+            row = connection.execute(_HASH_BY_BUSINESS_ID, {"key_id": key_id, "bid": business_task_id}).first()
+            if row is not None:
+                if row.body_hash != body_hash:
+                    raise _conflict(business_task_id)
+                return str(row.id)
+            over = connection.execute(_ACTIVE_BEYOND, {"key_id": key_id, "skip": max_active - 1}).first()
+        if over is not None:
+            raise ImgOpenError(
+                "429", f"this key already has {max_active} tasks queued or running; wait for some to end"
             )
-            return int(count or 0)
+        return None
 
     def submit(self, new: NewTask) -> tuple[Task, bool]:
         """Insert the task; (task, True) when made now, (existing task, False) when it existed."""
         now = now_ms()
-        task = Task(
-            id=new.task_id or self.new_id(),
-            kind=new.kind,
-            tool_code=new.tool_code,
-            key_id=new.key_id,
-            business_task_id=new.business_task_id,
-            pool=new.pool,
-            priority=new.priority,
-            params=new.params,
-            body_hash=new.body_hash,
-            callback_url=new.callback_url,
-            state=TaskState.QUEUED.value,
-            progress=0.0,
-            attempts=0,
-            cancel_requested=False,
-            created_at=now,
-            updated_at=now,
-        )
+        values: dict[str, Any] = {
+            "id": new.task_id or self.new_id(),
+            "kind": new.kind,
+            "tool_code": new.tool_code,
+            "key_id": new.key_id,
+            "business_task_id": new.business_task_id,
+            "pool": new.pool,
+            "priority": new.priority,
+            "params": new.params,
+            "body_hash": new.body_hash,
+            "callback_url": new.callback_url,
+            "state": QUEUED,
+            "progress": 0.0,
+            "progress_info": None,
+            "result": None,
+            "error_code": None,
+            "error_msg": None,
+            "attempts": 0,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+            "started_at": None,
+            "finished_at": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
         try:
-            with self._sessions.begin() as session:
-                session.add(task)
+            with self._db.transaction() as session:
+                seq = session.connection().execute(_INSERT, values).scalar_one()
         except IntegrityError:
             existing = self.existing_or_conflict(new.key_id, new.business_task_id, new.body_hash)
             if existing is None:  # the conflict was not ours (a task id clash): surface it
                 raise
             return existing, False
-        return task, True
+        return Task(seq=seq, **values), True
 
     def queue_position(self, task: Task) -> int | None:
         """1 for the next task to run in its pool; None when not queued."""
-        if task.state != TaskState.QUEUED.value:
+        if task.state != QUEUED:
             return None
-        with self._sessions() as session:
-            ahead = session.scalar(
-                select(func.count())
-                .select_from(Task)
-                .where(
-                    Task.state == TaskState.QUEUED.value,
-                    Task.pool == task.pool,
-                    or_(
-                        Task.priority > task.priority,
-                        and_(Task.priority == task.priority, Task.seq < task.seq),
-                    ),
-                )
-            )
-            return int(ahead or 0) + 1
+        row = self._one(_AHEAD, {"pool": task.pool, "priority": task.priority, "seq": task.seq})
+        return int(row[0] if row else 0) + 1
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(state, pool) -> number of tasks, for the active states (metrics, readiness)."""
-        with self._sessions() as session:
+        with self._db.read() as session:
             rows = session.execute(
-                select(Task.state, Task.pool, func.count())
-                .where(Task.state.in_(ACTIVE_STATES))
-                .group_by(Task.state, Task.pool)
+                select(T.c.state, T.c.pool, func.count())
+                .where(T.c.state.in_(ACTIVE_STATES))
+                .group_by(T.c.state, T.c.pool)
             ).all()
             return {(state, pool): int(n) for state, pool, n in rows}
 
     # --- the worker side ------------------------------------------------------------------------
     def claim_next(self, pools: Iterable[str], owner: str, lease_ms: int) -> Task | None:
-        """Move the oldest queued task of these pools to running under `owner`'s lease."""
-        pool_list = list(pools)
-        for _ in range(8):
-            with self._sessions.begin() as session:
-                pick = (
-                    select(Task.seq)
-                    .where(Task.state == TaskState.QUEUED.value, Task.pool.in_(pool_list))
-                    .order_by(Task.priority.desc(), Task.seq)
-                    .limit(1)
-                )
-                if self._is_postgres:
-                    pick = pick.with_for_update(skip_locked=True)
-                seq = session.scalar(pick)
-                if seq is None:
-                    return None
-                now = now_ms()
-                claimed = session.execute(
-                    update(Task)
-                    .where(Task.seq == seq, Task.state == TaskState.QUEUED.value)
-                    .values(
-                        state=TaskState.RUNNING.value,
-                        lease_owner=owner,
-                        lease_expires_at=now + lease_ms,
-                        attempts=Task.attempts + 1,
-                        started_at=func.coalesce(Task.started_at, now),
-                        progress=0.0,
-                        progress_info=None,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if rowcount(claimed) == 1:
-                    return session.scalar(select(Task).where(Task.seq == seq))
-        return None
+        """Move the oldest queued task of these pools to running under `owner`'s lease (one
+        UPDATE ... RETURNING; on PostgreSQL, rows other workers are claiming are skipped)."""
+        pick = (
+            select(T.c.seq)
+            .where(T.c.state == QUEUED, T.c.pool.in_(list(pools)))
+            .order_by(T.c.priority.desc(), T.c.seq)
+            .limit(1)
+        )
+        if self._db.is_postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        now = now_ms()
+        claim = (
+            update(T)
+            .where(T.c.seq == pick.scalar_subquery(), T.c.state == QUEUED)
+            .values(
+                state=RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + lease_ms,
+                attempts=T.c.attempts + 1,
+                started_at=func.coalesce(T.c.started_at, now),
+                progress=0.0,
+                progress_info=None,
+                updated_at=now,
+            )
+            .returning(*T.c)
+        )
+        with self._db.transaction() as session:
+            return _task(session.connection().execute(claim).first())
 
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
-        now = now_ms()
-        with self._sessions.begin() as session:
-            renewed = session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.lease_owner == owner, Task.state == TaskState.RUNNING.value)
-                .values(lease_expires_at=now + lease_ms)
-                .execution_options(synchronize_session=False)
+        with self._db.transaction() as session:
+            row = (
+                session.connection()
+                .execute(_RENEW, {"b_id": task_id, "b_owner": owner, "b_expires": now_ms() + lease_ms})
+                .first()
             )
-            if rowcount(renewed) != 1:
-                return False, True
-            cancel = session.scalar(select(Task.cancel_requested).where(Task.id == task_id))
-            return True, bool(cancel)
+        return (False, True) if row is None else (True, bool(row.cancel_requested))
 
     def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> bool:
-        with self._sessions.begin() as session:
-            done = session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.lease_owner == owner, Task.state == TaskState.RUNNING.value)
-                .values(progress=max(0.0, min(1.0, progress)), progress_info=info, updated_at=now_ms())
-                .execution_options(synchronize_session=False)
-            )
-            return rowcount(done) == 1
+        params = {"b_id": task_id, "b_owner": owner, "b_progress": max(0.0, min(1.0, progress)), "b_info": info}
+        with self._db.transaction() as session:
+            return rowcount(session.connection().execute(_PROGRESS, {**params, "b_now": now_ms()})) == 1
 
     def finish(
         self,
@@ -210,7 +250,7 @@ class TaskStore:
         result: dict[str, Any] | None = None,
         error_code: str | None = None,
         error_msg: str | None = None,
-        from_states: tuple[str, ...] = (TaskState.RUNNING.value,),
+        from_states: tuple[str, ...] = (RUNNING,),
     ) -> bool:
         """Move the task to a final state (and queue its callback) if it is still in `from_states`
         and, when `owner` is given, still leased by it. False when someone else got there first."""
@@ -221,110 +261,101 @@ class TaskStore:
             "finished_at": now,
             "lease_owner": None,
             "lease_expires_at": None,
+            "result": result,
         }
         if state == TaskState.SUCCESS:
-            values.update(progress=1.0, progress_info=None, result=result)
+            values.update(progress=1.0, progress_info=None)
         else:
-            values.update(error_code=error_code, error_msg=error_msg, result=result)
-        conditions = [Task.id == task_id, Task.state.in_(from_states)]
+            values.update(error_code=error_code, error_msg=error_msg)
+        conditions = [T.c.id == task_id, T.c.state.in_(from_states)]
         if owner is not None:
-            conditions.append(Task.lease_owner == owner)
-        with self._sessions.begin() as session:
-            done = session.execute(
-                update(Task).where(*conditions).values(**values).execution_options(synchronize_session=False)
-            )
-            if rowcount(done) != 1:
+            conditions.append(T.c.lease_owner == owner)
+        with self._db.transaction() as session:
+            connection = session.connection()
+            done = connection.execute(
+                update(T).where(*conditions).values(**values).returning(T.c.callback_url, T.c.key_id)
+            ).first()
+            if done is None:
                 return False
-            self._queue_callback(session, task_id, now)
-            return True
-
-    def _queue_callback(self, session: Session, task_id: str, now: int) -> None:
-        row = session.execute(select(Task.callback_url, Task.key_id).where(Task.id == task_id)).one()
-        if row.callback_url:
-            session.add(
-                CallbackDelivery(
-                    task_id=task_id,
-                    key_id=row.key_id,
-                    url=row.callback_url,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
+            if done.callback_url:
+                connection.execute(
+                    _INSERT_CALLBACK,
+                    {
+                        "task_id": task_id,
+                        "key_id": done.key_id,
+                        "url": done.callback_url,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "last_error": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
-            )
+            return True
 
     # --- cancel and recovery --------------------------------------------------------------------
     def cancel(self, task: Task) -> TaskState:
         """Drop a queued task, flag a running one; the state after the call."""
         if self.finish(
-            task.id,
-            None,
-            TaskState.CANCELLED,
-            error_msg="cancelled before it started",
-            from_states=(TaskState.QUEUED.value,),
+            task.id, None, TaskState.CANCELLED, error_msg="cancelled before it started", from_states=(QUEUED,)
         ):
             return TaskState.CANCELLED
-        with self._sessions.begin() as session:
-            session.execute(
-                update(Task)
-                .where(Task.id == task.id, Task.state == TaskState.RUNNING.value)
+        with self._db.transaction() as session:
+            connection = session.connection()
+            connection.execute(
+                update(T)
+                .where(T.c.id == task.id, T.c.state == RUNNING)
                 .values(cancel_requested=True, updated_at=now_ms())
-                .execution_options(synchronize_session=False)
             )
-            state = session.scalar(select(Task.state).where(Task.id == task.id))
+            state = connection.execute(select(T.c.state).where(T.c.id == task.id)).scalar()
         return TaskState(state or TaskState.FAILED.value)
 
     def release(self, task_id: str, owner: str) -> bool:
         """Give a running task back to the queue (graceful shutdown): the run does not count."""
-        with self._sessions.begin() as session:
-            done = session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.lease_owner == owner, Task.state == TaskState.RUNNING.value)
-                .values(
-                    state=TaskState.QUEUED.value,
-                    attempts=Task.attempts - 1,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    progress=0.0,
-                    progress_info=None,
-                    updated_at=now_ms(),
-                )
-                .execution_options(synchronize_session=False)
+        return self._requeue(task_id, owner, count_attempt=False)
+
+    def _requeue(self, task_id: str, owner: str | None, count_attempt: bool) -> bool:
+        values: dict[str, Any] = {
+            "state": QUEUED,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "progress": 0.0,
+            "progress_info": None,
+            "updated_at": now_ms(),
+        }
+        if not count_attempt:
+            values["attempts"] = T.c.attempts - 1
+        with self._db.transaction() as session:
+            done = session.connection().execute(
+                update(T).where(T.c.id == task_id, T.c.lease_owner == owner, T.c.state == RUNNING).values(**values)
             )
             return rowcount(done) == 1
 
-    def recover_expired(self, max_attempts: int) -> list[Recovered]:
-        """Running tasks whose worker stopped renewing its lease: queued again once, then failed."""
-        now = now_ms()
-        out: list[Recovered] = []
-        with self._sessions() as session:
-            stale = session.execute(
-                select(Task.id, Task.attempts, Task.lease_owner, Task.cancel_requested).where(
-                    Task.state == TaskState.RUNNING.value, Task.lease_expires_at < now
+    def recover_expired(self, max_attempts: int, alive: frozenset[str] = frozenset()) -> list[Recovered]:
+        """Running tasks whose worker stopped renewing its lease: queued again once, then failed.
+        Tasks in `alive` are known to run in the caller's process (a starved lease thread, not a
+        dead worker) and are left alone."""
+        with self._db.read() as session:
+            stale = (
+                session.connection()
+                .execute(
+                    select(T.c.id, T.c.attempts, T.c.lease_owner, T.c.cancel_requested).where(
+                        T.c.state == RUNNING, T.c.lease_expires_at < now_ms()
+                    )
                 )
-            ).all()
+                .all()
+            )
+        out: list[Recovered] = []
         for task_id, attempts, owner, cancel_requested in stale:
+            if task_id in alive:
+                continue
             if cancel_requested:
                 if self.finish(task_id, owner, TaskState.CANCELLED, error_msg="cancelled"):
                     out.append(Recovered(task_id, False))
             elif attempts < max_attempts:
-                with self._sessions.begin() as session:
-                    done = session.execute(
-                        update(Task)
-                        .where(Task.id == task_id, Task.state == TaskState.RUNNING.value, Task.lease_owner == owner)
-                        .values(
-                            state=TaskState.QUEUED.value,
-                            lease_owner=None,
-                            lease_expires_at=None,
-                            progress=0.0,
-                            progress_info=None,
-                            updated_at=now,
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
-                    if rowcount(done) == 1:
-                        out.append(Recovered(task_id, True))
+                if self._requeue(task_id, owner, count_attempt=True):
+                    out.append(Recovered(task_id, True))
             elif self.finish(
                 task_id,
                 owner,

@@ -100,13 +100,13 @@ class TaskSubmitter:
     def submit(self, sub: Submission) -> tuple[Task, bool]:
         """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
         digest = body_hash(sub.request)
-        existing = self._store.existing_or_conflict(sub.key_id, sub.business_task_id, digest)
-        if existing is not None:
+        limit = self._settings.max_active_tasks_per_key
+        existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, digest, limit)
+        if existing_id is not None:
+            existing = self._store.get(existing_id)
+            assert existing is not None
             return existing, False
         self._rate.hit(sub.key_id)
-        limit = self._settings.max_active_tasks_per_key
-        if self._store.active_count(sub.key_id) >= limit:
-            raise ImgOpenError("429", f"this key already has {limit} tasks queued or running; wait for some to end")
         if sub.callback_url:
             self._check_callback(sub.callback_url)
         task_id = sub.task_id or self._store.new_id()

@@ -64,7 +64,7 @@ def test_receiver_failing_twice_gets_the_result_on_the_third_attempt(
         assert envelope["data"]["status"] == 1 and envelope["data"]["width"] == 64
         # The body is what queryTask answers.
         assert envelope["data"]["outputImageUrl"] == served.client.query(handle)["outputImageUrl"]
-        with served.services.db.sessions() as session:
+        with served.services.db.read() as session:
             delivery = session.scalars(select(CallbackDelivery).where(CallbackDelivery.task_id == handle.task_id)).one()
             assert (delivery.state, delivery.attempts) == ("delivered", 3)
     finally:
@@ -81,10 +81,10 @@ def test_pending_delivery_survives_a_restart(
     handle = first.client.img_enlarge(bid(), data_uri(encode(astronaut().resize((16, 16)))), scale=2, callback_url=url)
     wait_for(lambda: len([r for r in receiver.received if r.path == path]) >= 2)
     first.stop()  # the third attempt is 30 s away: it is still pending in the table
-    with first.services.db.sessions() as session:
+    with first.services.db.read() as session:
         pending = session.scalars(select(CallbackDelivery).where(CallbackDelivery.task_id == handle.task_id)).one()
         assert pending.state == "pending"
-    with first.services.db.sessions.begin() as session:  # let the restarted server send it now
+    with first.services.db.transaction() as session:  # let the restarted server send it now
         session.get(CallbackDelivery, pending.id).next_attempt_at = 0  # type: ignore[union-attr]
     second = Served(build_services(settings))
     try:

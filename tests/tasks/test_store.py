@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from imgopen.db.engine import Database
 from imgopen.errors import ImgOpenError
-from imgopen.services import Database, open_database
+from imgopen.services import open_database
 from imgopen.tasks.states import TaskState, sd_status, tool_status
 from imgopen.tasks.store import NewTask, TaskStore
 from tests.conftest import SettingsFactory
@@ -19,12 +20,12 @@ from tests.conftest import SettingsFactory
 def database(make_settings: SettingsFactory) -> Iterator[Database]:
     db = open_database(make_settings())
     yield db
-    db.engine.dispose()
+    db.dispose()
 
 
 @pytest.fixture(scope="module")
 def store(database: Database) -> TaskStore:
-    return TaskStore(database.sessions)
+    return TaskStore(database)
 
 
 counter = iter(range(1_000_000))

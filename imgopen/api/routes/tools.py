@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 functions made in a loop, and their request models are local variables."""
 
 import re
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
@@ -80,11 +81,19 @@ def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
     return router
 
 
+@cache
+def tool_request_model(tool: AnyTool) -> Any:
+    """The submit body of a tool: its params plus businessTaskId and callbackUrl."""
+    return create_model(
+        f"{_model_name(tool.code)}Request",
+        __base__=(tool.params_model, SubmitFields),
+        __doc__=tool.description or tool.summary,
+    )
+
+
 def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
     name = _model_name(tool.code)
-    request_model: Any = create_model(
-        f"{name}Request", __base__=(tool.params_model, SubmitFields), __doc__=tool.description or tool.summary
-    )
+    request_model: Any = tool_request_model(tool)
     view_model = create_model(
         f"{name}TaskView", __base__=(ToolTaskFields, optional_copy(tool.result_model, f"{name}ResultFields"))
     )
@@ -101,10 +110,10 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
             kind="tool",
             tool_code=code,
             pool=tool.pool,
-            business_task_id=body.businessTaskId,  # type: ignore[attr-defined]
+            business_task_id=body.businessTaskId,
             request=body,
             envelope_fields=SUBMIT_ENVELOPE_FIELDS,
-            callback_url=body.callbackUrl,  # type: ignore[attr-defined]
+            callback_url=body.callbackUrl,
             precheck=precheck,
         )
         task, _created = await run_in_threadpool(services.submitter.submit, submission)
