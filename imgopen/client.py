@@ -64,7 +64,7 @@ class Client:
                 "X-Request-req-accessKeyId": access_key_id,
                 "X-Request-req-accessKeySecret": access_key_secret,
             },
-            timeout=timeout,
+            timeout=timeout + 60,  # long-polling queries hold the answer for up to 60 s
             transport=transport,
             trust_env=False,
         )
@@ -103,8 +103,12 @@ class Client:
         data = self.call(f"/tool/{tool_code}", body)
         return TaskHandle("tool", data["businessTaskId"], data["taskId"], tool_code)
 
-    def query_tool(self, tool_code: str, business_task_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = self.call(f"/tool/{tool_code}/queryTask", {"businessTaskId": business_task_id})
+    def query_tool(self, tool_code: str, business_task_id: str, wait_seconds: float = 0) -> dict[str, Any]:
+        """The task's state; with wait_seconds, the server holds the answer until it has ended."""
+        body: dict[str, Any] = {"businessTaskId": business_task_id}
+        if wait_seconds:
+            body["waitSeconds"] = wait_seconds
+        data: dict[str, Any] = self.call(f"/tool/{tool_code}/queryTask", body)
         return data
 
     def cancel_tool(self, tool_code: str, business_task_id: str) -> dict[str, Any]:
@@ -165,9 +169,9 @@ class Client:
         return self.submit_tool("watermark/decode", business_task_id, callback_url, sourceImage=source_image)
 
     # --- any task ---------------------------------------------------------------------------------
-    def query(self, handle: TaskHandle) -> dict[str, Any]:
+    def query(self, handle: TaskHandle, wait_seconds: float = 0) -> dict[str, Any]:
         if handle.kind == "tool":
-            return self.query_tool(handle.tool_code, handle.business_task_id)
+            return self.query_tool(handle.tool_code, handle.business_task_id, wait_seconds)
         raise ValueError(f"unknown task kind {handle.kind!r}")
 
     def cancel(self, handle: TaskHandle) -> dict[str, Any]:
@@ -175,18 +179,18 @@ class Client:
             return self.cancel_tool(handle.tool_code, handle.business_task_id)
         raise ValueError(f"unknown task kind {handle.kind!r}")
 
-    def wait(self, handle: TaskHandle, timeout: float = 300.0, poll: float = 0.1) -> dict[str, Any]:
-        """Poll until the task ends (success, failed or cancelled); its last query answer."""
+    def wait(self, handle: TaskHandle, timeout: float = 300.0) -> dict[str, Any]:
+        """The task's answer once it has ended (success, failed or cancelled), by long polling."""
         deadline = time.monotonic() + timeout
-        delay = poll
         while True:
-            answer = self.query(handle)
+            left = deadline - time.monotonic()
+            answer = self.query(handle, wait_seconds=max(0.0, min(left, 30.0)))
             if answer.get("state") in ("success", "failed", "cancelled"):
                 return answer
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise WaitTimeout(handle, answer)
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            if answer.get("state") is None:  # a server without long polling: do not spin
+                time.sleep(0.5)
 
     def download(self, url: str) -> bytes:
         """The bytes of an output URL (absolute, from a result)."""

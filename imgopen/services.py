@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from imgopen.accounts.keys import KeyStore
@@ -22,6 +23,7 @@ from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.runner import TaskRunner
 from imgopen.tasks.store import TaskStore
 from imgopen.tasks.submit import TaskSubmitter
+from imgopen.tasks.waiters import TaskWaiters
 from imgopen.tools.builtin import builtin_tools
 from imgopen.tools.handler import ToolTaskHandler
 from imgopen.tools.registry import ToolRegistry
@@ -55,6 +57,9 @@ class Services:
     leases: LeaseKeeper
     executor: InProcessExecutor
     submitter: TaskSubmitter
+    waiters: TaskWaiters
+    # Tell callbacks and long-polling queries that a task ended (cancels end tasks outside workers).
+    on_finished: Callable[[str], None]
 
     def start(self) -> None:
         self.executor.start()
@@ -93,8 +98,14 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
     )
     leases = LeaseKeeper(store, settings.lease_seconds)
     handlers: dict[str, TaskHandler] = {"tool": ToolTaskHandler(registry)}
-    runner = TaskRunner(store, handlers, settings, inputs, storage, leases, metrics, on_finished=callbacks.wake)
-    executor = InProcessExecutor(store, runner, leases, settings, wake_callbacks=callbacks.wake)
+    waiters = TaskWaiters()
+
+    def on_finished(task_id: str) -> None:
+        callbacks.wake()
+        waiters.finished(task_id)
+
+    runner = TaskRunner(store, handlers, settings, inputs, storage, leases, metrics, on_finished=on_finished)
+    executor = InProcessExecutor(store, runner, leases, settings, on_finished=on_finished)
     submitter = TaskSubmitter(store, inputs, storage, executor, policy, settings, metrics)
     return Services(
         settings=settings,
@@ -113,4 +124,6 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
         leases=leases,
         executor=executor,
         submitter=submitter,
+        waiters=waiters,
+        on_finished=on_finished,
     )

@@ -29,6 +29,18 @@ class TaskRef(BaseModel):
     businessTaskId: str = Field(min_length=1, max_length=128, description="The businessTaskId given at submit.")
 
 
+class TaskQuery(TaskRef):
+    waitSeconds: float = Field(
+        0,
+        ge=0,
+        le=60,
+        description=(
+            "Long polling: hold the answer until the task has ended or this many seconds have passed "
+            "(0: answer at once)."
+        ),
+    )
+
+
 class Submitted(BaseModel):
     task_id: str = Field(description="The server's id of the task.")
     taskId: str = Field(description="The same id.")

@@ -11,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from imgopen.errors import ImgOpenError
 
 # Formats a client may send; other Pillow plugins (some rarely audited) are never tried.
+_ORIENTATION = 0x0112
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO
 Image.init()  # registers WEBP and TIFF too; Image.open(formats=...) only pre-registers five
 
@@ -33,7 +34,8 @@ def decode_image(data: bytes, what: str, max_pixels: int) -> Decoded:
     fmt = str(image.format)
     try:
         image.load()
-        upright = ImageOps.exif_transpose(image)
+        # exif_transpose copies the image even when it has nothing to turn: ask first.
+        upright = ImageOps.exif_transpose(image) if image.getexif().get(_ORIENTATION, 1) != 1 else image
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as exc:
         raise ImgOpenError("422", f"{what}: the {fmt} image is truncated or corrupt ({exc})") from exc
     return Decoded(upright if upright is not None else image, fmt)

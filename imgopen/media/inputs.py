@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from PIL import Image
@@ -22,8 +24,53 @@ _B64_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "MPO": "jpg"}
 
 
+# Inline images (data URI, base64) up to this many characters stay in a task's params instead
+# of going to storage: cheaper for the many small ones, and the database stays small.
+INLINE_LIMIT = 96 * 1024
+
+
 def stored_ref(key: str) -> str:
     return STORED_PREFIX + key
+
+
+def is_inline(value: str) -> bool:
+    """A data URI or bare base64 (not a URL, not a stored reference)."""
+    head = value[:8].lower()
+    return not head.startswith(("http://", "https://", STORED_PREFIX))
+
+
+class DecodedHandoff:
+    """Images decoded at submit, kept (within a memory budget, oldest dropped first) so that the
+    worker of the same process does not decode them again. Each is taken once; a task run
+    elsewhere, or again after a crash, decodes from the bytes as usual."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._used = 0
+        self._items: OrderedDict[str, tuple[Decoded, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, decoded: Decoded) -> None:
+        image = decoded.image
+        size = image.width * image.height * max(1, len(image.getbands()))
+        if size > self._budget:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (decoded, size)
+            self._used += size
+            while self._used > self._budget:
+                _key, (_old, old_size) = self._items.popitem(last=False)
+                self._used -= old_size
+
+    def take(self, key: str) -> Decoded | None:
+        with self._lock:
+            item = self._items.pop(key, None)
+            if item is None:
+                return None
+            self._used -= item[1]
+            return item[0]
 
 
 @dataclass(frozen=True)
@@ -35,10 +82,11 @@ class InputLimits:
 class ImageInputs:
     """Reads and decodes input images within the limits; every failure is a 413 or 422."""
 
-    def __init__(self, fetcher: Fetcher, storage: Storage, limits: InputLimits) -> None:
+    def __init__(self, fetcher: Fetcher, storage: Storage, limits: InputLimits, handoff_bytes: int = 256 << 20) -> None:
         self._fetcher = fetcher
         self._storage = storage
         self.limits = limits
+        self._handoff = DecodedHandoff(handoff_bytes)
 
     def read_bytes(self, value: str, what: str) -> bytes:
         value = value.strip()
@@ -56,7 +104,14 @@ class ImageInputs:
             return self._data_uri(value, what)
         return self._base64(value, what)
 
+    def hand_over(self, value: str, decoded: Decoded) -> None:
+        """Keep an image decoded at submit for the worker of this process that will run the task."""
+        self._handoff.put(value, decoded)
+
     def decode(self, value: str, what: str) -> Decoded:
+        handed = self._handoff.take(value)
+        if handed is not None:
+            return handed
         return decode_image(self.read_bytes(value, what), what, self.limits.max_pixels)
 
     def load(self, value: str, what: str, mode: str | None = "RGB") -> Image.Image:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,13 +24,17 @@ class LocalStorage:
         return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> str:
+        # Written in place: no one reads a key before the task that writes it has recorded it
+        # (inputs before the task row exists, outputs before the task succeeds), and a rerun
+        # after a crash overwrites what a killed run left half-written.
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
+        try:
+            handle = target.open("wb")
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = target.open("wb")
+        with handle:
             handle.write(data)
-        os.replace(tmp, target)
         return key
 
     def get(self, key: str) -> bytes:

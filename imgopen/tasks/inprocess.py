@@ -30,7 +30,7 @@ class InProcessExecutor:
         runner: TaskRunner,
         leases: LeaseKeeper,
         settings: Settings,
-        wake_callbacks: Callable[[], None] = lambda: None,
+        on_finished: Callable[[str], None] = lambda _task_id: None,
     ) -> None:
         self._store = store
         self._runner = runner
@@ -43,7 +43,7 @@ class InProcessExecutor:
         self._stopping = threading.Event()
         self._threads: list[tuple[threading.Thread, str]] = []
         self._reaper = Periodic("imgopen-reaper", max(settings.lease_seconds / 2, 0.2), self.recover)
-        self._wake_callbacks = wake_callbacks
+        self._on_finished = on_finished
         # Set by notify(); read under the pool's condition so a notify between a worker's empty
         # claim and its wait is never lost.
         self._pending = dict.fromkeys(POOLS, False)
@@ -101,8 +101,9 @@ class InProcessExecutor:
         if any(item.requeued for item in recovered):
             for pool in POOLS:
                 self.notify(pool)
-        if any(not item.requeued for item in recovered):
-            self._wake_callbacks()
+        for item in recovered:
+            if not item.requeued:
+                self._on_finished(item.task_id)
 
     def _work(self, pool: str, owner: str) -> None:
         condition = self._wake[pool]

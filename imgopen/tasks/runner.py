@@ -33,7 +33,7 @@ class TaskRunner:
         storage: Storage,
         leases: LeaseKeeper,
         metrics: Metrics,
-        on_finished: Callable[[], None] = lambda: None,
+        on_finished: Callable[[str], None] = lambda _task_id: None,
     ) -> None:
         self._store = store
         self._handlers = handlers
@@ -54,7 +54,7 @@ class TaskRunner:
             self._leases.release(task.id)
         if state is not None:
             self._metrics.task_finished(task.kind, task.tool_code, state.value, time.monotonic() - started)
-            self._on_finished()
+            self._on_finished(task.id)
 
     def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:

@@ -76,6 +76,10 @@ def _conflict(business_task_id: str) -> ImgOpenError:
     )
 
 
+def _too_many(max_active: int) -> ImgOpenError:
+    return ImgOpenError("429", f"this key already has {max_active} tasks queued or running; wait for some to end")
+
+
 @dataclass(frozen=True)
 class NewTask:
     kind: str
@@ -135,13 +139,14 @@ class TaskStore:
                 return str(row.id)
             over = connection.execute(_ACTIVE_BEYOND, {"key_id": key_id, "skip": max_active - 1}).first()
         if over is not None:
-            raise ImgOpenError(
-                "429", f"this key already has {max_active} tasks queued or running; wait for some to end"
-            )
+            raise _too_many(max_active)
         return None
 
-    def submit(self, new: NewTask) -> tuple[Task, bool]:
-        """Insert the task; (task, True) when made now, (existing task, False) when it existed."""
+    def submit(self, new: NewTask, max_active: int | None = None) -> tuple[Task, bool]:
+        """Insert the task; (task, True) when made now, (existing task, False) when this key
+        already made it with the same body. "409" for another body, "429" when the key already
+        has `max_active` tasks queued or running. One transaction: the checks and the insert
+        cannot be raced."""
         now = now_ms()
         values: dict[str, Any] = {
             "id": new.task_id or self.new_id(),
@@ -169,10 +174,21 @@ class TaskStore:
             "lease_owner": None,
             "lease_expires_at": None,
         }
+        ids = {"key_id": new.key_id, "bid": new.business_task_id}
         try:
             with self._db.transaction() as session:
-                seq = session.connection().execute(_INSERT, values).scalar_one()
-        except IntegrityError:
+                connection = session.connection()
+                existing = _task(connection.execute(_BY_BUSINESS_ID, ids).first())
+                if existing is not None:
+                    if existing.body_hash != new.body_hash:
+                        raise _conflict(new.business_task_id)
+                    return existing, False
+                if max_active is not None:
+                    over = connection.execute(_ACTIVE_BEYOND, {"key_id": new.key_id, "skip": max_active - 1}).first()
+                    if over is not None:
+                        raise _too_many(max_active)
+                seq = connection.execute(_INSERT, values).scalar_one()
+        except IntegrityError:  # PostgreSQL: a concurrent twin inserted first
             existing = self.existing_or_conflict(new.key_id, new.business_task_id, new.body_hash)
             if existing is None:  # the conflict was not ours (a task id clash): surface it
                 raise

@@ -25,7 +25,7 @@ from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
 from imgopen.media.address_policy import AddressPolicy
 from imgopen.media.decode import decode_image
-from imgopen.media.inputs import EXTENSIONS, ImageInputs, stored_ref
+from imgopen.media.inputs import EXTENSIONS, INLINE_LIMIT, ImageInputs, is_inline, stored_ref
 from imgopen.metrics import Metrics
 from imgopen.schemas.types import iter_images, path_text, set_path
 from imgopen.storage.base import Storage
@@ -51,8 +51,21 @@ class Submission:
     precheck: Precheck | None = None
 
 
+def _digest_long_strings(value: Any) -> Any:
+    """Long strings (inline images) replaced by their SHA-256: the canonical JSON stays small."""
+    if isinstance(value, str):
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest() if len(value) > 1024 else value
+    if isinstance(value, dict):
+        return {key: _digest_long_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_digest_long_strings(item) for item in value]
+    return value
+
+
 def body_hash(request: BaseModel) -> str:
-    canonical = json.dumps(request.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    """A digest of the request as validated (so formatting and key order do not matter)."""
+    dumped = _digest_long_strings(request.model_dump(mode="json", by_alias=True))
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -97,15 +110,29 @@ class TaskSubmitter:
         self._metrics = metrics
         self._rate = RateLimiter(settings.rate_limit_per_minute)
 
+    def is_quick(self, sub: Submission) -> bool:
+        """Whether the submit needs no network and little CPU (small inline images, no callback to
+        resolve): then the API runs it on the event loop instead of handing it to a thread."""
+        if sub.callback_url:
+            return False
+        size = 0
+        for _path, value in iter_images(sub.request):
+            if not is_inline(value):
+                return False
+            size += len(value)
+        return size <= INLINE_LIMIT
+
     def submit(self, sub: Submission) -> tuple[Task, bool]:
         """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
         digest = body_hash(sub.request)
         limit = self._settings.max_active_tasks_per_key
-        existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, digest, limit)
-        if existing_id is not None:
-            existing = self._store.get(existing_id)
-            assert existing is not None
-            return existing, False
+        if not all(is_inline(value) for _path, value in iter_images(sub.request)):
+            # Before fetching anything: a resubmit is answered without a download, 409 / 429 first.
+            existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, digest, limit)
+            if existing_id is not None:
+                existing = self._store.get(existing_id)
+                assert existing is not None
+                return existing, False
         self._rate.hit(sub.key_id)
         if sub.callback_url:
             self._check_callback(sub.callback_url)
@@ -126,12 +153,13 @@ class TaskSubmitter:
                     body_hash=digest,
                     callback_url=sub.callback_url,
                     task_id=task_id,
-                )
+                ),
+                max_active=limit,
             )
         except BaseException:
             self._storage.delete_prefix(f"inputs/{task_id}")
             raise
-        if not created:  # a concurrent twin won the race: drop our copy of the inputs
+        if not created:  # the task existed (a resubmit, or a concurrent twin won): drop our inputs
             self._storage.delete_prefix(f"inputs/{task_id}")
             return task, False
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
@@ -139,6 +167,8 @@ class TaskSubmitter:
         return task, True
 
     def _store_inputs(self, request: BaseModel, params: dict[str, Any], task_id: str) -> dict[str, tuple[int, int]]:
+        """Fetch and check every image input; keep large or fetched ones in storage (the params
+        then hold a `stored:` reference), small inline ones stay in the params as they came."""
         sizes: dict[str, tuple[int, int]] = {}
         done: dict[str, tuple[str, tuple[int, int]]] = {}
         for path, value in iter_images(request):
@@ -146,10 +176,13 @@ class TaskSubmitter:
             if value not in done:
                 data = self._inputs.read_bytes(value, what)
                 decoded = decode_image(data, what, self._inputs.limits.max_pixels)
-                name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
-                key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(decoded.format, 'bin')}"
-                self._storage.put(key, data)
-                done[value] = (stored_ref(key), decoded.image.size)
+                ref: str = value
+                if not is_inline(value) or len(value) > INLINE_LIMIT:
+                    name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
+                    key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(decoded.format, 'bin')}"
+                    ref = stored_ref(self._storage.put(key, data))
+                self._inputs.hand_over(ref, decoded)
+                done[value] = (ref, decoded.image.size)
             ref, size = done[value]
             set_path(params, path, ref)
             sizes[what] = size

@@ -113,19 +113,19 @@ def test_sigkill_loses_nothing_and_leaves_nothing_stuck(
     env = {"IMGOPEN_CPU_WORKERS": "1", "IMGOPEN_LEASE_SECONDS": "2", "IMGOPEN_DATABASE_URL": url}
     process = ServerProcess(tmp_path, env).start()
     client = Client(process.base_url, created["accessKeyId"], created["accessKeySecret"])
-    victim = slow_enlarge(client, bid("victim"))
-    queued = [slow_enlarge(client, bid("queued")) for _ in range(2)]
-    wait_state(client, victim, "running")
-    assert all(client.query(handle)["state"] == "queued" for handle in queued)
-    process.kill()
-
-    # First restart: the interrupted task runs again (its one retry), the queued ones run.
-    process = ServerProcess(tmp_path, env, port=process.port).start()
-    wait_state(client, victim, "running", attempts=2)
-    process.kill()  # killed again in the middle of its second attempt
-
-    process = ServerProcess(tmp_path, env, port=process.port).start()
     try:
+        victim = slow_enlarge(client, bid("victim"))
+        queued = [slow_enlarge(client, bid("queued")) for _ in range(2)]
+        wait_state(client, victim, "running")
+        assert all(client.query(handle)["state"] == "queued" for handle in queued)
+        process.kill()
+
+        # First restart: the interrupted task runs again (its one retry), the queued ones run.
+        process = ServerProcess(tmp_path, env, port=process.port).start()
+        wait_state(client, victim, "running", attempts=2)
+        process.kill()  # killed again in the middle of its second attempt
+
+        process = ServerProcess(tmp_path, env, port=process.port).start()
         final = {handle.business_task_id: client.wait(handle, timeout=120) for handle in [victim, *queued]}
         failed = final[victim.business_task_id]
         assert failed["state"] == "failed" and failed["status"] == 2

@@ -20,8 +20,10 @@ from imgopen.api.schemas import (
     SubmitFields,
     Submitted,
     TaskProgressFields,
+    TaskQuery,
     TaskRef,
 )
+from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
 from imgopen.services import Services
@@ -57,12 +59,6 @@ def find_task(services: Services, key_id: str, business_task_id: str, tool_code:
     if task is None or task.kind != "tool" or task.tool_code != tool_code:
         raise ImgOpenError("404", f"no task with businessTaskId {business_task_id!r} for tool {tool_code}")
     return task
-
-
-def cancel_task(services: Services, task: Task) -> dict[str, Any]:
-    state = services.tasks.cancel(task)
-    services.executor.request_cancel(task.id)
-    return {"cancelled": state.value in ("cancelled", "running"), "state": state.value}
 
 
 def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
@@ -116,14 +112,18 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
             callback_url=body.callbackUrl,
             precheck=precheck,
         )
-        task, _created = await run_in_threadpool(services.submitter.submit, submission)
+        if services.submitter.is_quick(submission):
+            task, _created = services.submitter.submit(submission)
+        else:
+            task, _created = await run_in_threadpool(services.submitter.submit, submission)
         return ok({"task_id": task.id, "taskId": task.id, "businessTaskId": task.business_task_id})
 
-    async def query(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
-        def view() -> dict[str, Any]:
-            return services.views.tool(find_task(services, key.id, body.businessTaskId, code))
+    async def query(body: TaskQuery, key: KeyDep, services: ServicesDep) -> Response:
+        def find() -> Task:
+            return find_task(services, key.id, body.businessTaskId, code)
 
-        return ok(await run_in_threadpool(view))
+        task = await settled(services, find, body.waitSeconds)
+        return ok(await run_in_threadpool(services.views.tool, task))
 
     async def cancel(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
         def do() -> dict[str, Any]:

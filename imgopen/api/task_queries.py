@@ -1,0 +1,34 @@
+"""What every task query and cancel endpoint shares: long polling, and cancelling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from imgopen.db.tables import Task
+from imgopen.services import Services
+from imgopen.tasks.states import TaskState
+
+
+async def settled(services: Services, find: Callable[[], Task], wait_seconds: float) -> Task:
+    """The task from `find`; with wait_seconds, not before it has ended or the time is up."""
+    task = await run_in_threadpool(find)
+    deadline = time.monotonic() + wait_seconds
+    while not TaskState(task.state).is_final and (left := deadline - time.monotonic()) > 0:
+        # Woken at once by this process's workers; the 1 s cap notices other processes' work.
+        await services.waiters.wait(task.id, min(left, 1.0))
+        task = await run_in_threadpool(find)
+    return task
+
+
+def cancel_task(services: Services, task: Task) -> dict[str, Any]:
+    """Drop a queued task, or ask a running one to stop at its next step."""
+    state = services.tasks.cancel(task)
+    if state == TaskState.CANCELLED:
+        services.on_finished(task.id)
+    else:
+        services.executor.request_cancel(task.id)
+    return {"cancelled": state.value in ("cancelled", "running"), "state": state.value}
