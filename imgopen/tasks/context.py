@@ -16,6 +16,16 @@ from imgopen.media.encode import EXTENSION, OutputFormat, encode_image
 from imgopen.media.inputs import ImageInputs
 from imgopen.storage.base import Storage
 
+_log = logging.getLogger("imgopen.task")
+
+
+class _TaskLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes messages with the task id."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"task {self.extra['task_id'] if self.extra else '?'}: {msg}", kwargs
+
+
 ProgressSink = Callable[[float, dict[str, Any] | None], None]
 
 
@@ -60,7 +70,8 @@ class TaskContext:
         self.settings = settings
         self.inputs = inputs
         self.storage = storage
-        self.log = logging.getLogger(f"imgopen.task.{task_id}")
+        # One logger for all tasks (getLogger per task id would keep every one forever).
+        self.log = _TaskLog(_log, {"task_id": task_id})
         self.stop = stop or StopSignal()
         self.warnings: list[str] = []
         self._sink = sink

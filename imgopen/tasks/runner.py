@@ -53,8 +53,8 @@ class TaskRunner:
         finally:
             self._leases.release(task.id)
         if state is not None:
+            self._on_finished(task.id)  # first: a long-polling client is waiting for this
             self._metrics.task_finished(task.kind, task.tool_code, state.value, time.monotonic() - started)
-            self._on_finished(task.id)
 
     def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Float, Row, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from imgopen.clock import now_ms
@@ -63,6 +63,59 @@ _PROGRESS = (
     .values(progress=bindparam("b_progress"), progress_info=bindparam("b_info"), updated_at=bindparam("b_now"))
 )
 _INSERT_CALLBACK = insert(C)
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    pick = (
+        select(T.c.seq)
+        .where(T.c.state == QUEUED, T.c.pool.in_(bindparam("b_pools", expanding=True)))
+        .order_by(T.c.priority.desc(), T.c.seq)
+        .limit(1)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(T)
+        .where(T.c.seq == pick.scalar_subquery(), T.c.state == QUEUED)
+        .values(
+            state=RUNNING,
+            lease_owner=bindparam("b_owner"),
+            lease_expires_at=bindparam("b_expires"),
+            attempts=T.c.attempts + 1,
+            started_at=func.coalesce(T.c.started_at, bindparam("b_now")),
+            progress=0.0,
+            progress_info=None,
+            updated_at=bindparam("b_now"),
+        )
+        .returning(*T.c)
+    )
+
+
+def _finish_statement(owned: bool) -> Any:
+    conditions = [T.c.id == bindparam("b_id"), T.c.state.in_(bindparam("b_from", expanding=True))]
+    if owned:
+        conditions.append(T.c.lease_owner == bindparam("b_owner"))
+    return (
+        update(T)
+        .where(*conditions)
+        .values(
+            state=bindparam("b_state"),
+            updated_at=bindparam("b_now"),
+            finished_at=bindparam("b_now"),
+            lease_owner=None,
+            lease_expires_at=None,
+            result=bindparam("b_result", type_=T.c.result.type),
+            error_code=bindparam("b_error_code"),
+            error_msg=bindparam("b_error_msg"),
+            progress=func.coalesce(bindparam("b_progress", type_=Float), T.c.progress),
+            progress_info=None,
+        )
+        .returning(T.c.callback_url, T.c.key_id)
+    )
+
+
+_CLAIM, _CLAIM_SKIP_LOCKED = _claim_statement(False), _claim_statement(True)
+_FINISH, _FINISH_OWNED = _finish_statement(False), _finish_statement(True)
 
 
 def _task(row: Row[Any] | None) -> Task | None:
@@ -216,32 +269,11 @@ class TaskStore:
     def claim_next(self, pools: Iterable[str], owner: str, lease_ms: int) -> Task | None:
         """Move the oldest queued task of these pools to running under `owner`'s lease (one
         UPDATE ... RETURNING; on PostgreSQL, rows other workers are claiming are skipped)."""
-        pick = (
-            select(T.c.seq)
-            .where(T.c.state == QUEUED, T.c.pool.in_(list(pools)))
-            .order_by(T.c.priority.desc(), T.c.seq)
-            .limit(1)
-        )
-        if self._db.is_postgres:
-            pick = pick.with_for_update(skip_locked=True)
         now = now_ms()
-        claim = (
-            update(T)
-            .where(T.c.seq == pick.scalar_subquery(), T.c.state == QUEUED)
-            .values(
-                state=RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease_ms,
-                attempts=T.c.attempts + 1,
-                started_at=func.coalesce(T.c.started_at, now),
-                progress=0.0,
-                progress_info=None,
-                updated_at=now,
-            )
-            .returning(*T.c)
-        )
+        params = {"b_pools": list(pools), "b_owner": owner, "b_expires": now + lease_ms, "b_now": now}
+        claim = _CLAIM_SKIP_LOCKED if self._db.is_postgres else _CLAIM
         with self._db.transaction() as session:
-            return _task(session.connection().execute(claim).first())
+            return _task(session.connection().execute(claim, params).first())
 
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
@@ -271,26 +303,20 @@ class TaskStore:
         """Move the task to a final state (and queue its callback) if it is still in `from_states`
         and, when `owner` is given, still leased by it. False when someone else got there first."""
         now = now_ms()
-        values: dict[str, Any] = {
-            "state": state.value,
-            "updated_at": now,
-            "finished_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "result": result,
+        params = {
+            "b_id": task_id,
+            "b_from": list(from_states),
+            "b_owner": owner,
+            "b_state": state.value,
+            "b_now": now,
+            "b_result": result,
+            "b_error_code": None if state == TaskState.SUCCESS else error_code,
+            "b_error_msg": None if state == TaskState.SUCCESS else error_msg,
+            "b_progress": 1.0 if state == TaskState.SUCCESS else None,
         }
-        if state == TaskState.SUCCESS:
-            values.update(progress=1.0, progress_info=None)
-        else:
-            values.update(error_code=error_code, error_msg=error_msg)
-        conditions = [T.c.id == task_id, T.c.state.in_(from_states)]
-        if owner is not None:
-            conditions.append(T.c.lease_owner == owner)
         with self._db.transaction() as session:
             connection = session.connection()
-            done = connection.execute(
-                update(T).where(*conditions).values(**values).returning(T.c.callback_url, T.c.key_id)
-            ).first()
+            done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
             if done is None:
                 return False
             if done.callback_url:

@@ -123,7 +123,7 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
             return find_task(services, key.id, body.businessTaskId, code)
 
         task = await settled(services, find, body.waitSeconds)
-        return ok(await run_in_threadpool(services.views.tool, task))
+        return ok(services.views.tool(task))
 
     async def cancel(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
         def do() -> dict[str, Any]:
