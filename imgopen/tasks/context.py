@@ -74,6 +74,8 @@ class TaskContext:
         self.log = _TaskLog(_log, {"task_id": task_id})
         self.stop = stop or StopSignal()
         self.warnings: list[str] = []
+        # What made the outputs, written into them (set by the handler that runs the task).
+        self.parameters: str | None = None
         self._sink = sink
         self._min_interval = min_progress_interval
         # Quick tasks never write progress: the first report waits one interval after the start.
@@ -93,11 +95,13 @@ class TaskContext:
         parameters: str | None = None,
         quality: int = 92,
     ) -> str:
-        """Store an output image; its storage key (a FileKey for results)."""
+        """Store an output image; its storage key (a FileKey for results). `parameters` (default:
+        the task's own, see `parameters`) ride in the PNG text chunk or the EXIF comment."""
         self._outputs += 1
         stem = name or f"image-{self._outputs}"
         key = f"outputs/{self.task_id}/{stem}.{EXTENSION[fmt]}"
-        return self.storage.put(key, encode_image(image, fmt, parameters, quality))
+        text = parameters if parameters is not None else self.parameters
+        return self.storage.put(key, encode_image(image, fmt, text, quality))
 
     def save_bytes(self, data: bytes, filename: str) -> str:
         return self.storage.put(f"outputs/{self.task_id}/{filename}", data)

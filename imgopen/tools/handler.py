@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from pydantic import BaseModel
 
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
+from imgopen.schemas.types import iter_images
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.registry import ToolRegistry
+
+
+def describe(code: str, params: BaseModel) -> str:
+    """The tool and its settings, images left out: what an output's metadata records."""
+    values = params.model_dump(mode="json", exclude={str(path[0]) for path, _ in iter_images(params)})
+    return json.dumps({"tool": code, **values}, ensure_ascii=False, sort_keys=True)
 
 
 class ToolTaskHandler:
@@ -19,6 +29,7 @@ class ToolTaskHandler:
         if tool is None:
             raise ImgOpenError("404", f"this server has no tool {task.tool_code!r}")
         params = tool.params_model.model_validate(task.params)
+        ctx.parameters = describe(tool.code, params)
         result = tool.run(params, ctx)
         # Files stay storage keys here; answers turn them into URLs (schemas.types.FileKey).
         dumped: dict[str, Any] = result.model_dump(mode="json")

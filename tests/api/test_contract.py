@@ -137,6 +137,8 @@ def test_openapi_documents_every_field_with_bounds(served: Served) -> None:
 
 
 def test_service_endpoints(served: Served) -> None:
+    page = httpx.get(served.base_url + "/", trust_env=False)
+    assert page.status_code == 200 and "imgopen playground" in page.text
     assert httpx.get(served.base_url + "/healthz", trust_env=False).json() == {"status": "ok"}
     ready = httpx.get(served.base_url + "/readyz", trust_env=False)
     assert ready.status_code == 200, ready.text

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import mimetypes
 import secrets
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from imgopen.api.deps import ServicesDep
@@ -15,6 +16,14 @@ from imgopen.errors import ImgOpenError
 from imgopen.storage.local import FILES_ROUTE
 
 router = APIRouter(tags=["service"])
+
+
+_PLAYGROUND = Path(__file__).parent.parent / "static" / "playground.html"
+
+
+@router.get("/", summary="The web playground", response_class=HTMLResponse, include_in_schema=False)
+async def playground() -> HTMLResponse:
+    return HTMLResponse(_PLAYGROUND.read_text(encoding="utf-8"))
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
