@@ -347,8 +347,9 @@ def vae_to_ldm(state: dict[str, torch.Tensor], config: dict[str, Any], prefix: s
         for ldm_name, diffusers_name in attention:
             new = new.replace("mid.attn_1." + diffusers_name, "mid.attn_1." + ldm_name)
         if "mid.attn_1." in new and new.endswith(("q.weight", "k.weight", "v.weight", "proj_out.weight")):
-            value = value.reshape(*value.shape, 1, 1)
-        out[prefix + new] = value
+            out[prefix + new] = value.reshape(*value.shape, 1, 1)  # linear -> 1x1 convolution
+        else:
+            out[prefix + new] = value
     return out
 
 
