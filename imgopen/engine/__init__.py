@@ -1,0 +1,1 @@
+"""Diffusion: model loading, pipeline cache, generation."""
