@@ -27,7 +27,7 @@ def _settings(**overrides: Any) -> Settings:
 
 def _keys(data_dir: Path | None) -> Any:
     from imgopen.accounts.keys import KeyStore
-    from imgopen.services import open_database
+    from imgopen.db.engine import open_database
 
     return KeyStore(open_database(_settings(data_dir=data_dir)))
 

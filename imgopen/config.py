@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(1.0, gt=0, description="Idle workers look for new tasks this often.")
     node_name: str = Field(default_factory=lambda: os.uname().nodename, description="Name of this machine.")
 
+    # --- generation ---------------------------------------------------------------------------
+    device: str = Field("auto", description="Torch device for models: auto, cpu, cuda, cuda:1, mps.")
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="Model precision; auto per device.")
+    model_cache_gb: float = Field(
+        0, ge=0, description="Memory the model cache may use, GB; 0: half the RAM on CPU, 90% of GPU memory."
+    )
+    default_checkpoint: str | None = Field(None, description="Checkpoint used when a request names none.")
+    flux_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='comfyTaskType -> Flux model name, e.g. {"Flux1DevFP8": "flux1-dev"}; default: the installed ones.',
+    )
+    catalog_rescan_seconds: float = Field(2.0, ge=0, description="How fresh the model lists are, seconds.")
+
     # --- per-key limits ----------------------------------------------------------------------
     max_active_tasks_per_key: int = Field(
         1000, ge=1, description="Queued plus running tasks one key may have; beyond: code 429."

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from imgopen.accounts.keys import KeyStore
 from imgopen.api.views import TaskViews
+from imgopen.catalog.catalog import ModelCatalog
 from imgopen.config import Settings
-from imgopen.db.engine import Database
+from imgopen.db.engine import Database, open_database
+from imgopen.engine.handler import GenerationHandler
+from imgopen.engine.service import DiffusionEngine
 from imgopen.media.address_policy import AddressPolicy
 from imgopen.media.fetch import Fetcher, FetchLimits
 from imgopen.media.inputs import ImageInputs, InputLimits
@@ -26,17 +29,9 @@ from imgopen.tasks.submit import TaskSubmitter
 from imgopen.tasks.waiters import TaskWaiters
 from imgopen.tools.builtin import builtin_tools
 from imgopen.tools.handler import ToolTaskHandler
-from imgopen.tools.registry import ToolRegistry
+from imgopen.tools.registry import AnyTool, ToolRegistry
 
 log = logging.getLogger(__name__)
-
-
-def open_database(settings: Settings) -> Database:
-    """The configured database, its schema migrated to the newest revision."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    db.migrate()
-    return db
 
 
 @dataclass
@@ -57,22 +52,27 @@ class Services:
     leases: LeaseKeeper
     executor: InProcessExecutor
     submitter: TaskSubmitter
+    catalog: ModelCatalog
+    engine: DiffusionEngine
     waiters: TaskWaiters
     # Tell callbacks and long-polling queries that a task ended (cancels end tasks outside workers).
     on_finished: Callable[[str], None]
 
     def start(self) -> None:
+        self.catalog.start()
         self.executor.start()
         self.callbacks.start()
 
     def stop(self) -> None:
         self.executor.stop()
         self.callbacks.stop()
+        self.catalog.stop()
         self.fetcher.close()
         self.db.dispose()
 
 
-def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Services:
+def build_services(settings: Settings, extra_tools: Sequence[AnyTool] = ()) -> Services:
+    """Everything, wired; `extra_tools` join the built-in ones (tests add tools of their own)."""
     db = open_database(settings)
     store = TaskStore(db, settings.task_prefix)
     keys = KeyStore(db)
@@ -85,7 +85,11 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
     inputs = ImageInputs(fetcher, storage, InputLimits(settings.max_input_bytes, settings.max_input_pixels))
     metrics = Metrics()
     metrics.watch_queue(store.counts)
-    registry = tools if tools is not None else builtin_tools()
+    catalog = ModelCatalog(settings.models_dir.resolve(), db, settings.catalog_rescan_seconds)
+    engine = DiffusionEngine(catalog, settings)
+    registry = builtin_tools(engine)
+    for tool in extra_tools:
+        registry.register(tool)
     views = TaskViews(store, storage, registry)
     callbacks = CallbackDispatcher(
         db,
@@ -97,7 +101,7 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
         metrics,
     )
     leases = LeaseKeeper(store, settings.lease_seconds)
-    handlers: dict[str, TaskHandler] = {"tool": ToolTaskHandler(registry)}
+    handlers: dict[str, TaskHandler] = {"tool": ToolTaskHandler(registry), "sd": GenerationHandler(engine)}
     waiters = TaskWaiters()
 
     def on_finished(task_id: str) -> None:
@@ -124,6 +128,8 @@ def build_services(settings: Settings, tools: ToolRegistry | None = None) -> Ser
         leases=leases,
         executor=executor,
         submitter=submitter,
+        catalog=catalog,
+        engine=engine,
         waiters=waiters,
         on_finished=on_finished,
     )

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,6 +111,16 @@ def served(make_settings: SettingsFactory) -> Iterator[Served]:
     running = Served(services)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with every kind of tiny random-weight model (written once per worker)."""
+    from imgopen.testing.tiny_models import write_models_folder
+
+    root = tmp_path_factory.mktemp("models")
+    write_models_folder(root)
+    return root
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from imgopen.api.envelope import BASE_PATH
 from imgopen.api.errors import install_error_handlers
 from imgopen.api.middleware import RequestMetrics
 from imgopen.api.routes import service
+from imgopen.api.routes.models import build_model_router
+from imgopen.api.routes.sd import build_sd_router
 from imgopen.api.routes.tools import build_tool_router
 from imgopen.services import Services
 
@@ -42,5 +44,7 @@ def create_app(services: Services, start_services: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(service.router)
     app.include_router(build_tool_router(services.tools, BASE_PATH))
+    app.include_router(build_sd_router(BASE_PATH))
+    app.include_router(build_model_router(BASE_PATH))
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from imgopen.db.tables import Task
+from imgopen.engine.results import SdResult
 from imgopen.storage.base import Storage
-from imgopen.tasks.states import tool_status
+from imgopen.tasks.states import TaskState, sd_status, tool_status
 from imgopen.tasks.store import TaskStore
 from imgopen.tools.registry import ToolRegistry
 
@@ -23,7 +24,7 @@ class TaskViews:
         self._store = store
         self._storage = storage
         self._tools = tools
-        self._by_kind: dict[str, Renderer] = {"tool": self.tool}
+        self._by_kind: dict[str, Renderer] = {"tool": self.tool, "sd": self.sd_v2}
 
     @property
     def file_context(self) -> dict[str, Any]:
@@ -73,3 +74,54 @@ class TaskViews:
         model = tool.result_model.model_validate(result)
         rendered: dict[str, Any] = model.model_dump(mode="json", context=self.file_context)
         return {**rendered, **extra}
+
+    # --- SD generation (API.md 4) ---------------------------------------------------------------
+    def _sd(self, task: Task) -> dict[str, Any]:
+        images: list[dict[str, Any]] = []
+        info: dict[str, Any] | None = None
+        if task.result:
+            result = SdResult.model_validate(task.result)
+            info = result.info
+            for image in result.images:
+                images.append(
+                    {
+                        "image_url": self._storage.url(image.image),
+                        "seed": image.seed,
+                        "image_status": 1,
+                        "img_audit_status": True,
+                        "img_audit": [{"confidence": None, "label": "nonLabel"}],
+                    }
+                )
+        desc = {"queued": "queued", "running": "running", "success": "success", "cancelled": "cancelled"}.get(
+            task.state, task.error_msg or task.state
+        )
+        view: dict[str, Any] = {
+            "status": sd_status(task.state),
+            "desc": desc,
+            "differentialImageRspList": images,
+            **self.common(task),
+            "info": info,
+        }
+        if task.result and task.result.get("warnings"):
+            view["warnings"] = task.result["warnings"]
+        return view
+
+    def sd_v1(self, task: Task) -> dict[str, Any]:
+        return {"task_id": task.business_task_id, **self._sd(task)}
+
+    def sd_v2(self, task: Task) -> dict[str, Any]:
+        return {"id_task": task.business_task_id, **self._sd(task), "temporaryImageDto": self._temporary(task)}
+
+    def _temporary(self, task: Task) -> dict[str, Any] | None:
+        """While running: progress, step, ETA and the latest preview."""
+        if task.state != TaskState.RUNNING.value:
+            return None
+        info = task.progress_info or {}
+        preview = info.get("previewKey")
+        return {
+            "progress": round(task.progress, 4),
+            "step": info.get("step", 0),
+            "totalSteps": info.get("totalSteps"),
+            "etaSeconds": info.get("etaSeconds"),
+            "currentImageUrl": self._storage.url(preview) if preview else None,
+        }

@@ -21,6 +21,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from imgopen.config import Settings
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "imgopen_write"
 # Alembic's runner is not re-entrant inside one process; servers and tests may migrate at once.
@@ -103,3 +105,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, its schema migrated to the newest revision."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db

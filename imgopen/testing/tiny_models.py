@@ -236,7 +236,7 @@ def sd15_controlnet(seed: int = 0) -> Any:
     from diffusers import ControlNetModel
 
     torch.manual_seed(seed)
-    return ControlNetModel(
+    model = ControlNetModel(
         block_out_channels=(32, 64),
         layers_per_block=2,
         in_channels=4,
@@ -246,6 +246,13 @@ def sd15_controlnet(seed: int = 0) -> Any:
         norm_num_groups=32,
         conditioning_embedding_out_channels=(16, 32),
     )
+    # A new ControlNet's output convolutions are zero by design (it starts as a no-op); a test
+    # model must steer the image, so they get random weights too.
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
+                parameter.copy_(torch.randn_like(parameter) * 0.2)
+    return model
 
 
 # --- Automatic1111 single files -------------------------------------------------------------------

@@ -9,8 +9,6 @@ from pydantic import Field
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool, ToolParams, ToolResult
-from imgopen.tools.builtin import builtin_tools
-from imgopen.tools.registry import ToolRegistry
 
 
 class SleepParams(ToolParams):
@@ -39,9 +37,3 @@ class SleepTool(Tool[SleepParams, SleepResult]):
         if params.crash:
             raise RuntimeError("a bug")
         return SleepResult(method="sleep", steps=params.steps)
-
-
-def tools_with_sleep() -> ToolRegistry:
-    registry = builtin_tools()
-    registry.register(SleepTool())
-    return registry

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from imgopen.engine.service import DiffusionEngine
+from imgopen.tools.flux import FluxTool
 from imgopen.tools.img_enlarge import ImgEnlargeTool
 from imgopen.tools.registry import ToolRegistry
 from imgopen.tools.watermark.tool import WatermarkDecodeTool, WatermarkTool
 
 
-def builtin_tools() -> ToolRegistry:
+def builtin_tools(engine: DiffusionEngine) -> ToolRegistry:
     registry = ToolRegistry()
-    for tool in (ImgEnlargeTool(), WatermarkTool(), WatermarkDecodeTool()):
+    for tool in (ImgEnlargeTool(), WatermarkTool(), WatermarkDecodeTool(), FluxTool(engine)):
         registry.register(tool)
     return registry

@@ -13,14 +13,14 @@ from imgopen.client import ApiError
 from imgopen.config import Settings
 from imgopen.services import build_services
 from imgopen.testing.images import astronaut, data_uri, decode, encode
-from imgopen.testing.tools import tools_with_sleep
+from imgopen.testing.tools import SleepTool
 from tests.conftest import Served, SettingsFactory
 
 
 @pytest.fixture(scope="module")
 def signed(make_settings: SettingsFactory) -> Iterator[Served]:
     settings = make_settings(url_signing_key="s3cret", url_expiry_seconds=600, max_active_tasks_per_key=2)
-    running = Served(build_services(settings, tools=tools_with_sleep()))
+    running = Served(build_services(settings, extra_tools=[SleepTool()]))
     yield running
     running.stop()
 
@@ -65,7 +65,7 @@ def test_active_task_limit_answers_429(signed: Served, bid: Callable[..., str]) 
 
 
 def test_rate_limit_answers_429(make_settings: SettingsFactory, bid: Callable[..., str]) -> None:
-    served = Served(build_services(make_settings(rate_limit_per_minute=2), tools=tools_with_sleep()))
+    served = Served(build_services(make_settings(rate_limit_per_minute=2), extra_tools=[SleepTool()]))
     try:
         for _ in range(2):
             served.client.submit_tool("test/sleep", bid(), steps=1, stepSeconds=0)

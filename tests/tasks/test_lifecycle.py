@@ -9,13 +9,13 @@ import pytest
 
 from imgopen.client import TaskHandle
 from imgopen.services import build_services
-from imgopen.testing.tools import tools_with_sleep
+from imgopen.testing.tools import SleepTool
 from tests.conftest import Served, SettingsFactory
 
 
 @pytest.fixture(scope="module")
 def one_worker(make_settings: SettingsFactory) -> Iterator[Served]:
-    services = build_services(make_settings(cpu_workers=1, gpu_workers=0, lease_seconds=1.0), tools=tools_with_sleep())
+    services = build_services(make_settings(cpu_workers=1, gpu_workers=0, lease_seconds=1.0), extra_tools=[SleepTool()])
     running = Served(services)
     yield running
     running.stop()
@@ -74,7 +74,7 @@ def test_failures_carry_their_code_and_message(one_worker: Served, bid: Callable
 
 
 def test_graceful_stop_requeues_the_running_task(make_settings: SettingsFactory, bid: Callable[..., str]) -> None:
-    services = build_services(make_settings(cpu_workers=1, gpu_workers=0), tools=tools_with_sleep())
+    services = build_services(make_settings(cpu_workers=1, gpu_workers=0), extra_tools=[SleepTool()])
     served = Served(services)
     try:
         handle = sleep_task(served, bid(), steps=500, stepSeconds=0.02)

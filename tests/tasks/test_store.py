@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from imgopen.db.engine import Database
+from imgopen.db.engine import Database, open_database
 from imgopen.errors import ImgOpenError
-from imgopen.services import open_database
 from imgopen.tasks.states import TaskState, sd_status, tool_status
 from imgopen.tasks.store import NewTask, TaskStore
 from tests.conftest import SettingsFactory

@@ -1,0 +1,1 @@
+"""Model files: scan folders, detect base models, hashes, previews, training metadata."""

@@ -1,0 +1,147 @@
+"""A loaded checkpoint and what a request switches on it: scheduler, VAE, LoRA adapters,
+textual-inversion embeddings, and the img2img / inpaint / ControlNet pipelines derived from it
+(`from_pipe` shares the weights: nothing is loaded twice)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from imgopen.catalog.catalog import ModelEntry
+from imgopen.engine.resolve import LoraUse
+from imgopen.engine.samplers import make_scheduler
+from imgopen.errors import ImgOpenError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedCheckpoint:
+    entry: ModelEntry
+    pipe: Any
+    default_scheduler_config: Any
+    default_vae: Any
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA file path -> adapter name
+    embeddings: set[str] = field(default_factory=set)  # embedding file paths loaded
+    variants: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def wrap(cls, entry: ModelEntry, pipe: Any) -> LoadedCheckpoint:
+        return cls(entry, pipe, pipe.scheduler.config, pipe.vae)
+
+    @property
+    def family(self) -> str:
+        return self.entry.base_model
+
+    @property
+    def is_xl(self) -> bool:
+        return self.entry.base_model == "SDXL 1.0"
+
+    # --- derived pipelines ----------------------------------------------------------------------
+    def variant(self, kind: str) -> Any:
+        """The base pipeline ("text2image"), or an img2img / inpaint pipeline sharing its weights."""
+        if kind == "text2image":
+            return self.pipe
+        if kind not in self.variants:
+            import diffusers
+
+            auto = {
+                "image2image": diffusers.AutoPipelineForImage2Image,
+                "inpaint": diffusers.AutoPipelineForInpainting,
+            }[kind]
+            derived = auto.from_pipe(self.pipe)
+            derived.set_progress_bar_config(disable=True)
+            self.variants[kind] = derived
+        return self.variants[kind]
+
+    def controlnet_pipeline(self, kind: str, controlnet: Any) -> Any:
+        """A ControlNet pipeline (text2image, image2image or inpaint) around this checkpoint."""
+        import diffusers
+
+        names = {
+            ("text2image", False): "StableDiffusionControlNetPipeline",
+            ("image2image", False): "StableDiffusionControlNetImg2ImgPipeline",
+            ("inpaint", False): "StableDiffusionControlNetInpaintPipeline",
+            ("text2image", True): "StableDiffusionXLControlNetPipeline",
+            ("image2image", True): "StableDiffusionXLControlNetImg2ImgPipeline",
+            ("inpaint", True): "StableDiffusionXLControlNetInpaintPipeline",
+        }
+        cls = getattr(diffusers, names[(kind, self.is_xl)])
+        derived = cls.from_pipe(self.pipe, controlnet=controlnet)
+        derived.set_progress_bar_config(disable=True)
+        return derived
+
+    # --- per-request state ----------------------------------------------------------------------
+    def configure(self, pipe: Any, sampler: str | None, vae: Any | None) -> None:
+        """A fresh scheduler (the sampler's, or the model's own) and the VAE (override or own)."""
+        if sampler is None:
+            pipe.scheduler = type(self.pipe.scheduler).from_config(self.default_scheduler_config)
+        else:
+            pipe.scheduler = make_scheduler(sampler, self.default_scheduler_config)
+        pipe.vae = vae if vae is not None else self.default_vae
+
+    def apply_loras(self, loras: list[LoraUse]) -> None:
+        """Load the LoRAs not loaded yet (as adapters: the base weights stay untouched), then
+        activate exactly these with their weights; none requested: all adapters off."""
+        for use in loras:
+            key = str(use.entry.path)
+            if key not in self.adapters:
+                name = "lora_" + hashlib.sha1(f"{key}:{use.entry.mtime_ns}".encode()).hexdigest()[:12]
+                try:
+                    self.pipe.load_lora_weights(str(use.entry.path), adapter_name=name)
+                except (ValueError, RuntimeError, KeyError) as exc:
+                    raise ImgOpenError(
+                        "400", f"<lora:{use.entry.stem}>: cannot apply it to {self.entry.name}: {exc}"
+                    ) from exc
+                self.adapters[key] = name
+        if not loras:
+            if self.adapters:
+                self.pipe.disable_lora()
+            return
+        self.pipe.enable_lora()
+        names = [self.adapters[str(use.entry.path)] for use in loras]
+        weights: list[Any] = [
+            use.weight
+            if use.te_weight is None
+            else {"unet": use.weight, "text_encoder": use.te_weight, "text_encoder_2": use.te_weight}
+            for use in loras
+        ]
+        if len(set(names)) != len(names):  # the same LoRA twice: A1111 adds the weights
+            merged: dict[str, float] = {}
+            for name, use in zip(names, loras, strict=True):
+                merged[name] = merged.get(name, 0.0) + use.weight
+            names, weights = list(merged), list(merged.values())
+        self.pipe.set_adapters(names, adapter_weights=weights)
+
+    def load_embeddings(self, entries: list[ModelEntry]) -> None:
+        """Textual inversions by name: loaded once, their token is the file name."""
+        for entry in entries:
+            key = str(entry.path)
+            if key in self.embeddings:
+                continue
+            try:
+                if self.is_xl:
+                    self._load_xl_embedding(entry)
+                else:
+                    self.pipe.load_textual_inversion(key, token=entry.stem)
+            except (ValueError, RuntimeError, KeyError) as exc:
+                raise ImgOpenError(
+                    "400", f"embedding {entry.stem}: cannot load it for {self.entry.name}: {exc}"
+                ) from exc
+            self.embeddings.add(key)
+
+    def _load_xl_embedding(self, entry: ModelEntry) -> None:
+        from safetensors.torch import load_file
+
+        state = load_file(str(entry.path))
+        if "clip_l" not in state or "clip_g" not in state:
+            raise ValueError("an SDXL embedding has clip_l and clip_g vectors")
+        pipe = self.pipe
+        pipe.load_textual_inversion(
+            state["clip_l"], token=entry.stem, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer
+        )
+        pipe.load_textual_inversion(
+            state["clip_g"], token=entry.stem, text_encoder=pipe.text_encoder_2, tokenizer=pipe.tokenizer_2
+        )

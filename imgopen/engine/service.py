@@ -1,0 +1,196 @@
+"""The diffusion engine: the model cache, device placement, and the entry points the SD endpoints
+and the Flux tool run through."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from PIL import Image
+
+from imgopen.catalog.catalog import ModelCatalog, ModelEntry
+from imgopen.config import Settings
+from imgopen.engine.cache import ModelCache
+from imgopen.engine.controlnet import check_modules
+from imgopen.engine.device import Placement, choose_placement, is_out_of_memory
+from imgopen.engine.generate import Generator, infotext
+from imgopen.engine.loader import FLUX_FAMILIES, load_controlnet, load_pipeline, load_vae
+from imgopen.engine.params import ControlNetParams, Text2ImageParams
+from imgopen.engine.pipelines import LoadedCheckpoint
+from imgopen.engine.resolve import Resolved, resolve
+from imgopen.engine.results import SdImage, SdResult
+from imgopen.errors import ImgOpenError
+from imgopen.tasks.context import TaskContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Restores faces in an image; provided by the face tools when installed (None: not available).
+FaceRestorer = Callable[[Image.Image], Image.Image]
+
+
+def default_budget(placement: Placement) -> int:
+    """Half the machine's memory on a CPU, 90% of the GPU's: what models may occupy."""
+    if placement.is_cuda:
+        total = torch.cuda.get_device_properties(placement.device).total_memory
+        return int(total * 0.9)
+    import os
+
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)
+
+
+class DiffusionEngine:
+    def __init__(self, catalog: ModelCatalog, settings: Settings) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.placement = choose_placement(settings.device, settings.dtype)
+        budget = int(settings.model_cache_gb * (1 << 30)) if settings.model_cache_gb else default_budget(self.placement)
+        self.cache = ModelCache(budget)
+        self.cache_dir: Path = settings.data_dir / "cache"
+        self.face_restorer: FaceRestorer | None = None
+        self._faces: Any = None
+        _quiet_libraries()
+
+    # --- models ---------------------------------------------------------------------------------
+    @contextmanager
+    def checkpoint(self, entry: ModelEntry) -> Iterator[LoadedCheckpoint]:
+        """The checkpoint's pipeline, loaded or warm, held by the caller for the block."""
+
+        def load() -> LoadedCheckpoint:
+            donor = self._flux_donor(entry) if entry.base_model in FLUX_FAMILIES and not entry.is_folder else None
+            pipe = load_pipeline(entry, self._placement_for(entry), self.cache_dir, donor)
+            return LoadedCheckpoint.wrap(entry, pipe)
+
+        with self.cache.use(f"checkpoint:{entry.path}:{entry.mtime_ns}", load) as item:
+            yield item.value
+
+    def vae(self, entry: ModelEntry, checkpoint: ModelEntry) -> Any:
+        key = f"vae:{entry.path}:{entry.mtime_ns}:{checkpoint.path}"
+        return self.cache.get(key, lambda: load_vae(entry, checkpoint, self.placement, self.cache_dir)).value
+
+    def controlnet(self, entry: ModelEntry) -> Any:
+        key = f"controlnet:{entry.path}:{entry.mtime_ns}"
+        return self.cache.get(key, lambda: load_controlnet(entry, self.placement)).value
+
+    def _placement_for(self, entry: ModelEntry) -> Placement:
+        if entry.base_model in FLUX_FAMILIES and self.settings.dtype == "auto":
+            return choose_placement(self.settings.device, "auto", prefer_bf16=True)
+        return self.placement
+
+    def _flux_donor(self, entry: ModelEntry) -> ModelEntry | None:
+        """An installed Flux diffusers folder to borrow text encoders and VAE from."""
+        folders = [e for e in self.catalog.entries("checkpoint") if e.is_folder and e.base_model in FLUX_FAMILIES]
+        folders.sort(key=lambda e: (e.base_model != entry.base_model, e.name))
+        return folders[0] if folders else None
+
+    def unload(self) -> list[str]:
+        return self.cache.unload()
+
+    # --- generation -----------------------------------------------------------------------------
+    def check(self, params: Text2ImageParams) -> Resolved:
+        """Submit-time checks: every name resolves, every preprocessor exists."""
+        resolved = resolve(params, self.catalog, self.settings.default_checkpoint)
+        if isinstance(params, ControlNetParams):
+            check_modules(params)
+        if params.ADetailer is not None:
+            from imgopen.engine.adetailer import check_models
+
+            check_models(params.ADetailer.args)
+        return resolved
+
+    def with_memory_retry(self, run: Callable[[], T], what: str) -> T:
+        """Out of memory: free every cached model not in use and try once more."""
+        try:
+            return run()
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            dropped = self.cache.unload()
+            log.warning("%s: out of memory; unloaded %s and retrying once", what, dropped)
+        try:
+            return run()
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise ImgOpenError(
+                    "500",
+                    f"{what}: out of memory on {self.placement.device} even with every other model unloaded; try a "
+                    "smaller size or batch, or lower IMGOPEN_MODEL_CACHE_GB",
+                ) from exc
+            raise
+
+    def generate(self, params: Text2ImageParams, ctx: TaskContext) -> SdResult:
+        resolved = self.check(params)
+        for warning in resolved.warnings:
+            ctx.warn(warning)
+        ctx.progress(0.01, {"step": 0, "totalSteps": params.steps * params.n_iter}, force=True)
+
+        def run() -> SdResult:
+            with self.checkpoint(resolved.checkpoint) as loaded:
+                return self._generate(loaded, params, resolved, ctx)
+
+        return self.with_memory_retry(run, f"generation {params.width}x{params.height} x{params.image_count}")
+
+    def _generate(
+        self, loaded: LoadedCheckpoint, params: Text2ImageParams, resolved: Resolved, ctx: TaskContext
+    ) -> SdResult:
+        vae = self.vae(resolved.vae, resolved.checkpoint) if resolved.vae else None
+        controlnets = [self.controlnet(entry) for _unit, entry in resolved.controlnets]
+        loaded.apply_loras(resolved.loras)
+        loaded.load_embeddings(resolved.embeddings)
+        generator = Generator(loaded, params, resolved, ctx, vae, controlnets)
+        images = generator.run()
+        extra: dict[str, Any] = {}
+        if params.ADetailer is not None and params.ADetailer.args:
+            from imgopen.engine.adetailer import redraw_faces
+
+            images, faces = redraw_faces(self._face_detector(), generator, images)
+            extra["ADetailer faces"] = faces
+        if params.restore_faces:
+            images = self._restore_faces(images, ctx)
+        saved = []
+        for index, (image, seed) in enumerate(zip(images, generator.seeds, strict=True)):
+            text = infotext(params, resolved, seed, extra)
+            key = ctx.save_image(image, name=f"image-{index + 1}", fmt=params.fmt, parameters=text)
+            saved.append(SdImage(image=key, seed=seed))
+        info = {
+            "checkpoint": resolved.checkpoint.name,
+            "baseModel": resolved.checkpoint.base_model,
+            "vae": resolved.vae.name if resolved.vae else None,
+            "loras": [{"name": use.entry.stem, "weight": use.weight} for use in resolved.loras],
+            "embeddings": [entry.stem for entry in resolved.embeddings],
+            "sampler": params.sampler_name,
+            "seeds": generator.seeds,
+            "infotext": infotext(params, resolved, generator.seeds[0], extra),
+            "device": str(self.placement.device),
+            **extra,
+        }
+        return SdResult(images=saved, info=info, method=f"diffusers:{type(loaded.pipe).__name__}")
+
+    def _face_detector(self) -> Any:
+        if self._faces is None:
+            from imgopen.vision.faces import FaceDetector
+
+            self._faces = FaceDetector()
+        return self._faces
+
+    def _restore_faces(self, images: list[Image.Image], ctx: TaskContext) -> list[Image.Image]:
+        if self.face_restorer is None:
+            ctx.warn("restore_faces: no face restorer is available on this server; the images are not restored")
+            return images
+        with contextlib.suppress(ImgOpenError):
+            return [self.face_restorer(image) for image in images]
+        ctx.warn("restore_faces: the face restorer failed; the images are not restored")
+        return images
+
+
+def _quiet_libraries() -> None:
+    """No progress bars from loading (they go to the server log as noise)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
