@@ -15,6 +15,8 @@ from imgopen.config import Settings
 app = typer.Typer(help="imgopen: a self-hosted server for the Img Open image API.", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys: create, list, disable.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+models_app = typer.Typer(help="Models: list what is installed, download more.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data folder (database, files); default IMGOPEN_DATA_DIR or ./data.")
@@ -138,6 +140,63 @@ def keys_callback_secret(key_id: str, data_dir: DataDir = None) -> None:
         typer.echo(f"no such key: {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(secret)
+
+
+ModelsDir = Annotated[
+    Path | None, typer.Option("--models-dir", help="Models folder; default IMGOPEN_MODELS_DIR or ./models.")
+]
+
+
+@models_app.command("list")
+def models_list(
+    kind: Annotated[str | None, typer.Option(help="checkpoint, lora, vae, embedding, controlnet or upscaler.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+    models_dir: ModelsDir = None,
+) -> None:
+    """What is installed, with the base model read from each file's weights."""
+    from imgopen.catalog.catalog import KINDS, ModelCatalog
+    from imgopen.db.engine import open_database
+
+    settings = _settings(data_dir=data_dir, models_dir=models_dir)
+    catalog = ModelCatalog(settings.models_dir.resolve(), open_database(settings), rescan_seconds=0)
+    rows = [
+        {"kind": e.kind, "name": e.name, "baseModel": e.base_model, "variant": e.variant, "path": str(e.path)}
+        for k in ([kind] if kind else list(KINDS))
+        for e in catalog.entries(k)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        variant = f" ({row['variant']})" if row["variant"] else ""
+        typer.echo(f"{row['kind']:<11} {row['baseModel']:<9} {row['name']}{variant}")
+
+
+@models_app.command("pull")
+def models_pull(
+    source: Annotated[str, typer.Argument(help="A URL, a Hugging Face repo id, or owner/repo/path/to/file.")],
+    kind: Annotated[str, typer.Option(help="checkpoint, lora, vae, embedding, controlnet or upscaler.")] = "checkpoint",
+    filename: Annotated[str | None, typer.Option(help="File name to save as (or to take from the repo).")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Repos: every file, not only safetensors and configs.")
+    ] = False,
+    models_dir: ModelsDir = None,
+) -> None:
+    """Download weights into the models folder (needs internet; the server never downloads)."""
+    from imgopen.catalog.layout import FOLDERS
+    from imgopen.catalog.pull import PullError, pull
+
+    if kind not in FOLDERS:
+        typer.echo(f"unknown kind {kind!r}; use one of {', '.join(FOLDERS)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings(models_dir=models_dir)
+    try:
+        path = pull(source, kind, settings.models_dir, filename, everything)
+    except (PullError, OSError) as exc:
+        typer.echo(f"cannot pull {source}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"saved {path}")
 
 
 def main() -> None:

@@ -295,3 +295,33 @@ def test_no_model_installed_answers_503(make_settings: SettingsFactory, tmp_path
         assert no_flux.value.code == "503" and "Flux.1 D" in no_flux.value.msg
     finally:
         empty.stop()
+
+
+def test_flux_dev_and_schnell_through_comfyui_text2image(sd: Served, bid: Callable[..., str]) -> None:
+    outputs = {}
+    for task_type, model in (("Flux1DevFP8", "tiny-flux-dev"), ("Flux1SchnellFP8", "tiny-flux-schnell")):
+        body = {"comfyTaskType": task_type, "prompt": "a cat", "width": 64, "height": 80, "steps": 2, "seed": 3}
+        done = sd.client.wait(sd.client.submit_tool("comfyui/text2image", bid(), **body))
+        assert done["state"] == "success" and done["status"] == 1, done
+        assert (done["model"], done["seed"], done["method"]) == (model, 3, "diffusers:FluxPipeline")
+        outputs[task_type] = pixels(done["outputImageUrl"])
+        assert outputs[task_type].shape == (80, 64, 3)
+    again = sd.client.wait(
+        sd.client.submit_tool(
+            "comfyui/text2image",
+            bid(),
+            comfyTaskType="Flux1DevFP8",
+            prompt="a cat",
+            width=64,
+            height=80,
+            steps=2,
+            seed=3,
+        )
+    )
+    assert np.array_equal(pixels(again["outputImageUrl"]), outputs["Flux1DevFP8"])
+    guided = sd.client.wait(
+        sd.client.submit_tool(
+            "comfyui/text2image", bid(), prompt="a cat", width=64, height=80, steps=2, seed=3, fluxGuidance=9.0
+        )
+    )
+    assert np.abs(pixels(guided["outputImageUrl"]) - outputs["Flux1DevFP8"]).max() > 0
