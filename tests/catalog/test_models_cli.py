@@ -17,6 +17,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
         env={**os.environ, **(env or {})},
     )
 
