@@ -49,6 +49,7 @@ smoke-deps: install
 
 bench: install
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/generation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 def module_bytes(obj: Any) -> int:
     """Bytes of the parameters and buffers of a torch module or a pipeline's modules."""
     modules: list[torch.nn.Module] = []
+    obj = getattr(obj, "pipe", obj)  # a loaded checkpoint: its pipeline
     if isinstance(obj, torch.nn.Module):
         modules.append(obj)
     else:

@@ -144,3 +144,35 @@ def test_adetailer_redraws_the_astronauts_face_and_nothing_else(engine_services:
     outside = np.ones(changed.shape, bool)
     outside[y : y + h, x : x + w] = False
     assert not changed[outside].any()  # nothing else moved
+
+
+def test_out_of_memory_is_retried_once_then_reported(engine_services: Services) -> None:
+    engine = engine_services.engine
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return "done"
+
+    assert engine.with_memory_retry(flaky, "test") == "done" and len(calls) == 2
+
+    def always() -> str:
+        raise RuntimeError("CUDA error: out of memory")
+
+    with pytest.raises(ImgOpenError) as failed:
+        engine.with_memory_retry(always, "generation 4096x4096")
+    assert failed.value.code == "500" and "out of memory" in failed.value.msg and "4096x4096" in failed.value.msg
+    with pytest.raises(ValueError, match="not memory"):
+        engine.with_memory_retry(lambda: (_ for _ in ()).throw(ValueError("not memory")), "x")
+
+
+def test_placement_on_this_machine() -> None:
+    from imgopen.engine.device import choose_placement
+
+    cpu = choose_placement("cpu")
+    assert (cpu.device.type, cpu.dtype) == ("cpu", torch.float32)
+    assert choose_placement("cpu", "bf16").dtype == torch.bfloat16
+    if not torch.cuda.is_available():
+        assert choose_placement().device.type == "cpu"
