@@ -19,6 +19,7 @@ from imgopen.engine.cache import ModelCache
 from imgopen.engine.controlnet import check_modules
 from imgopen.engine.device import Placement, choose_placement, is_out_of_memory
 from imgopen.engine.generate import Generator, infotext
+from imgopen.engine.inpaint import InpaintJob, InpaintOutcome, run_inpaint
 from imgopen.engine.loader import FLUX_FAMILIES, load_controlnet, load_pipeline, load_vae
 from imgopen.engine.params import ControlNetParams, Text2ImageParams
 from imgopen.engine.pipelines import LoadedCheckpoint
@@ -89,6 +90,16 @@ class DiffusionEngine:
 
     def unload(self) -> list[str]:
         return self.cache.unload()
+
+    def inpaint(self, job: InpaintJob, ctx: TaskContext) -> InpaintOutcome:
+        """SD inpainting for the tools: see engine/inpaint.py."""
+        return run_inpaint(self, job, ctx)
+
+    def has_checkpoint(self) -> bool:
+        """Whether an SD checkpoint is installed (tools fall back to classical methods if not)."""
+        from imgopen.engine.resolve import GENERATION_FAMILIES
+
+        return any(e.base_model in GENERATION_FAMILIES for e in self.catalog.entries("checkpoint"))
 
     # --- generation -----------------------------------------------------------------------------
     def check(self, params: Text2ImageParams) -> Resolved:

@@ -16,6 +16,10 @@ class Executor(Protocol):
     def notify(self, pool: str) -> None:
         """A task was queued in `pool`."""
 
+    def run_now(self, task_id: str) -> bool:
+        """Run a queued task in the caller's thread; False when a worker had already taken it."""
+        ...
+
     def request_cancel(self, task_id: str) -> None:
         """Stop a running task at its next step (the cancel flag is already in the table)."""
 

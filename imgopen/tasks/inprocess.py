@@ -90,6 +90,16 @@ class InProcessExecutor:
             self._pending[pool] = True
             condition.notify_all()
 
+    def run_now(self, task_id: str) -> bool:
+        """Run a queued task in the caller's thread (synchronous tools); False when a worker
+        had already taken it."""
+        owner = f"{self._boot}:inline-{threading.get_ident()}"
+        task = self._store.claim(task_id, owner, self._lease_ms)
+        if task is None:
+            return False
+        self._runner.run(task, owner)
+        return True
+
     def request_cancel(self, task_id: str) -> None:
         self._leases.signal(task_id, StopReason.CANCEL)
 

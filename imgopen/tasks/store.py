@@ -275,6 +275,25 @@ class TaskStore:
         with self._db.transaction() as session:
             return _task(session.connection().execute(claim, params).first())
 
+    def claim(self, task_id: str, owner: str, lease_ms: int) -> Task | None:
+        """Claim one queued task by id (a synchronous tool running in its request's thread)."""
+        now = now_ms()
+        claim = (
+            update(T)
+            .where(T.c.id == task_id, T.c.state == QUEUED)
+            .values(
+                state=RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + lease_ms,
+                attempts=T.c.attempts + 1,
+                started_at=func.coalesce(T.c.started_at, now),
+                updated_at=now,
+            )
+            .returning(*T.c)
+        )
+        with self._db.transaction() as session:
+            return _task(session.connection().execute(claim).first())
+
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
         with self._db.transaction() as session:

@@ -34,6 +34,8 @@ class Tool(ABC, Generic[P, R]):
     summary: ClassVar[str]
     description: ClassVar[str] = ""
     pool: ClassVar[Literal["cpu", "gpu"]] = "cpu"
+    # Synchronous tools answer the submit with their result (the task is still recorded).
+    synchronous: ClassVar[bool] = False
     params_model: type[P]
     result_model: type[R]
 

@@ -176,3 +176,25 @@ def test_placement_on_this_machine() -> None:
     assert choose_placement("cpu", "bf16").dtype == torch.bfloat16
     if not torch.cuda.is_available():
         assert choose_placement().device.type == "cpu"
+
+
+def test_inpaint_for_tools_keeps_the_outside_at_full_resolution(engine_services: Services, tmp_path: Path) -> None:
+    from imgopen.engine.inpaint import InpaintJob
+
+    photo = astronaut().resize((200, 150))
+    mask = Image.new("L", photo.size, 0)
+    mask.paste(255, (60, 40, 120, 90))
+    ctx = direct_context(Settings(data_dir=tmp_path))
+    job = InpaintJob(image=photo, mask=mask, prompt="grass", steps=2, seed=3, count=2, mask_blur=0, work_side=64)
+    outcome = engine_services.engine.inpaint(job, ctx)
+    assert outcome.seeds == [3, 4] and outcome.checkpoint.base_model == "SD 1.5"
+    before = np.asarray(photo).astype(int)
+    inside = np.asarray(mask) > 0
+    for image in outcome.images:
+        after = np.asarray(image).astype(int)
+        assert image.size == (200, 150)
+        assert np.array_equal(after[~inside], before[~inside])
+        assert np.abs(after[inside] - before[inside]).mean() > 5
+    with pytest.raises(ImgOpenError) as empty:
+        engine_services.engine.inpaint(InpaintJob(image=photo, mask=Image.new("L", photo.size, 0), prompt="x"), ctx)
+    assert empty.value.code == "400"

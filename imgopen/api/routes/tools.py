@@ -61,6 +61,19 @@ def find_task(services: Services, key_id: str, business_task_id: str, tool_code:
     return task
 
 
+async def answer_now(services: Services, task: Task, key_id: str, code: str) -> dict[str, Any]:
+    """A synchronous tool's answer: the task run in this request (or, if a worker took it first,
+    waited for), then its query view."""
+    await run_in_threadpool(services.executor.run_now, task.id)
+
+    def find() -> Task:
+        return find_task(services, key_id, task.business_task_id, code)
+
+    done = await settled(services, find, 60)
+    view = services.views.tool(done)
+    return {**view, "toolTask": code}
+
+
 def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["tools"])
     for tool in tools:
@@ -116,6 +129,8 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
             task, _created = services.submitter.submit(submission)
         else:
             task, _created = await run_in_threadpool(services.submitter.submit, submission)
+        if tool.synchronous:
+            return ok(await answer_now(services, task, key.id, code))
         return ok({"task_id": task.id, "taskId": task.id, "businessTaskId": task.business_task_id})
 
     async def query(body: TaskQuery, key: KeyDep, services: ServicesDep) -> Response:
