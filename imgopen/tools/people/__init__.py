@@ -1,0 +1,11 @@
+"""People tools: background removal (removeBg), hairstyles (hair/change), InstantID portraits."""
+
+from __future__ import annotations
+
+from imgopen.engine.service import DiffusionEngine
+from imgopen.tools.registry import AnyTool
+
+
+def tools(engine: DiffusionEngine) -> list[AnyTool]:
+    """The tools of this group, ready to register."""
+    return []

@@ -1,0 +1,12 @@
+"""Understanding tools: image description (interrogate), style recognition (identifyStyle), prompt
+expansion (prompts/expand)."""
+
+from __future__ import annotations
+
+from imgopen.engine.service import DiffusionEngine
+from imgopen.tools.registry import AnyTool
+
+
+def tools(engine: DiffusionEngine) -> list[AnyTool]:
+    """The tools of this group, ready to register."""
+    return []
