@@ -30,6 +30,7 @@ from imgopen.tasks.waiters import TaskWaiters
 from imgopen.tools.builtin import builtin_tools
 from imgopen.tools.handler import ToolTaskHandler
 from imgopen.tools.registry import AnyTool, ToolRegistry
+from imgopen.training.handler import TrainingHandler
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,11 @@ def build_services(settings: Settings, extra_tools: Sequence[AnyTool] = ()) -> S
         metrics,
     )
     leases = LeaseKeeper(store, settings.lease_seconds)
-    handlers: dict[str, TaskHandler] = {"tool": ToolTaskHandler(registry), "sd": GenerationHandler(engine)}
+    handlers: dict[str, TaskHandler] = {
+        "tool": ToolTaskHandler(registry),
+        "sd": GenerationHandler(engine),
+        "training": TrainingHandler(engine),
+    }
     waiters = TaskWaiters()
 
     def on_finished(task_id: str) -> None:

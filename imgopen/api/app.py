@@ -16,6 +16,7 @@ from imgopen.api.routes import service
 from imgopen.api.routes.models import build_model_router
 from imgopen.api.routes.sd import build_sd_router
 from imgopen.api.routes.tools import build_tool_router
+from imgopen.api.routes.training import build_training_router
 from imgopen.services import Services
 
 log = logging.getLogger(__name__)
@@ -46,5 +47,6 @@ def create_app(services: Services, start_services: bool = True) -> FastAPI:
     app.include_router(build_tool_router(services.tools, BASE_PATH))
     app.include_router(build_sd_router(BASE_PATH))
     app.include_router(build_model_router(BASE_PATH))
+    app.include_router(build_training_router(BASE_PATH))
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

@@ -11,6 +11,7 @@ from imgopen.storage.base import Storage
 from imgopen.tasks.states import TaskState, sd_status, tool_status
 from imgopen.tasks.store import TaskStore
 from imgopen.tools.registry import ToolRegistry
+from imgopen.training.results import TrainingResult
 
 Renderer = Callable[[Task], dict[str, Any]]
 
@@ -24,7 +25,7 @@ class TaskViews:
         self._store = store
         self._storage = storage
         self._tools = tools
-        self._by_kind: dict[str, Renderer] = {"tool": self.tool, "sd": self.sd_v2}
+        self._by_kind: dict[str, Renderer] = {"tool": self.tool, "sd": self.sd_v2, "training": self.training}
 
     @property
     def file_context(self) -> dict[str, Any]:
@@ -125,3 +126,26 @@ class TaskViews:
             "etaSeconds": info.get("etaSeconds"),
             "currentImageUrl": self._storage.url(preview) if preview else None,
         }
+
+    # --- training (API.md 5) ----------------------------------------------------------------------
+    def training(self, task: Task) -> dict[str, Any]:
+        info = task.progress_info or {}
+        result: dict[str, Any] = {}
+        if task.result and task.state == TaskState.SUCCESS.value:
+            result = TrainingResult.model_validate(task.result).model_dump(mode="json", context=self.file_context)
+        view: dict[str, Any] = {
+            "taskId": task.business_task_id,
+            "status": tool_status(task.state),
+            **self.common(task),
+            "epoch": info.get("epoch", result.get("epochs")),
+            "step": info.get("step", result.get("steps")),
+            "totalSteps": info.get("totalSteps", result.get("steps")),
+            "loss": info.get("loss", (result.get("epochLosses") or [None])[-1]),
+            "loraFileName": None,
+            "loraUrl": None,
+            "sdLoraFileSimplifyName": None,
+            **result,
+        }
+        if task.result and task.result.get("warnings"):
+            view["warnings"] = task.result["warnings"]
+        return view

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from imgopen.engine.service import DiffusionEngine
+from imgopen.tools.people.remove_bg import RemoveBgTool
 from imgopen.tools.registry import AnyTool
 
 
 def tools(engine: DiffusionEngine) -> list[AnyTool]:
     """The tools of this group, ready to register."""
-    return []
+    return [RemoveBgTool()]

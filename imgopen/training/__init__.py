@@ -1,0 +1,1 @@
+"""LoRA training as a task: dataset, loop, checkpoints, the kohya-format result."""
