@@ -168,15 +168,173 @@ class Client:
     def watermark_decode(self, business_task_id: str, source_image: str, callback_url: str | None = None) -> TaskHandle:
         return self.submit_tool("watermark/decode", business_task_id, callback_url, sourceImage=source_image)
 
+    def flux_text2image(
+        self,
+        business_task_id: str,
+        prompt: str,
+        comfy_task_type: str = "Flux1DevFP8",
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        flux_guidance: float | None = None,
+        seed: int | None = None,
+        callback_url: str | None = None,
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "comfyui/text2image",
+            business_task_id,
+            callback_url,
+            comfyTaskType=comfy_task_type,
+            prompt=prompt,
+            width=width,
+            height=height,
+            steps=steps,
+            fluxGuidance=flux_guidance,
+            seed=seed,
+        )
+
+    def roop(self, business_task_id: str, source_url: str, target_url: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("roop", business_task_id, sourceUrl=source_url, targetUrl=target_url, **fields)
+
+    def roop_v2(
+        self, business_task_id: str, source_url: str, target_url: str, fidelity_weight: str = "0.5", **fields: Any
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "v2/roop",
+            business_task_id,
+            sourceUrl=source_url,
+            targetUrl=target_url,
+            fidelityWeight=fidelity_weight,
+            **fields,
+        )
+
+    def face_fusion(
+        self, business_task_id: str, source_url: list[str], target_url: str, face_idx: Any = None, **fields: Any
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "face/fusion", business_task_id, sourceUrl=source_url, targetUrl=target_url, faceIdx=face_idx, **fields
+        )
+
+    def face_detection(self, business_task_id: str, image_url: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("face/detection", business_task_id, imageUrl=image_url, **fields)
+
+    def codeformer(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("codeformer", business_task_id, sourceImage=source_image, **fields)
+
+    def instant_id(self, business_task_id: str, image: str, prompt: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("instantID", business_task_id, image=image, prompt=prompt, **fields)
+
+    def hair_change(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("hair/change", business_task_id, sourceImage=source_image, **fields)
+
+    def remove_background(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("removeBg", business_task_id, sourceImage=source_image, **fields)
+
+    def super_resolution(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("superResolution", business_task_id, sourceImage=source_image, **fields)
+
+    def erase(self, business_task_id: str, source_image: str, mask_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("erase", business_task_id, sourceImage=source_image, maskImage=mask_image, **fields)
+
+    def expand(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("imgExpand", business_task_id, sourceImage=source_image, **fields)
+
+    def controlnet_preview(
+        self, business_task_id: str, source_image: str, preprocessor: str, **fields: Any
+    ) -> TaskHandle:
+        return self.submit_tool(
+            "cnt/preview", business_task_id, sourceImage=source_image, preprocessor=preprocessor, **fields
+        )
+
+    def interrogate(self, business_task_id: str, image: str, model: str = "clip", **fields: Any) -> TaskHandle:
+        return self.submit_tool("interrogate", business_task_id, image=image, model=model, **fields)
+
+    def identify_style(self, business_task_id: str, source_image: str, **fields: Any) -> TaskHandle:
+        return self.submit_tool("identifyStyle", business_task_id, sourceImage=source_image, **fields)
+
+    def expand_prompt(self, business_task_id: str, source_prompt: str, **fields: Any) -> dict[str, Any]:
+        """Synchronous: the answer carries the prompts."""
+        body = {"businessTaskId": business_task_id, "sourcePrompt": source_prompt, **_drop_none(fields)}
+        data: dict[str, Any] = self.call("/tool/prompts/expand", body)
+        return data
+
+    # --- SD generation ----------------------------------------------------------------------------
+    def _sd(self, mode: str, body: dict[str, Any]) -> TaskHandle:
+        data = self.call(f"/sd/v2/{mode}", _drop_none(body))
+        return TaskHandle("sd", data["task_id"], data["task_id"])
+
+    def text2image(self, prompt: str, batch_size: int = 1, **fields: Any) -> TaskHandle:
+        """A1111 field names in `fields` (negative_prompt, steps, seed, sd_model_checkpoint...)."""
+        return self._sd("text2image", {"prompt": prompt, "batch_size": batch_size, **fields})
+
+    def image2image(self, prompt: str, image_link: str, batch_size: int = 1, **fields: Any) -> TaskHandle:
+        return self._sd("image2image", {"prompt": prompt, "image_link": image_link, "batch_size": batch_size, **fields})
+
+    def controlnet(self, prompt: str, units: list[dict[str, Any]], batch_size: int = 1, **fields: Any) -> TaskHandle:
+        body = {"prompt": prompt, "controlnet": {"args": units}, "batch_size": batch_size, **fields}
+        return self._sd("controlnet", body)
+
+    def query_sd(self, task_id: str, wait_seconds: float = 0, v1: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"businessTaskId": task_id}
+        if wait_seconds:
+            body["waitSeconds"] = wait_seconds
+        data: dict[str, Any] = self.call("/sd/queryTaskInfo" if v1 else "/sd/v2/queryTaskInfo", body)
+        return data
+
+    def cancel_sd(self, task_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.call("/sd/v2/cancelTask", {"businessTaskId": task_id})
+        return data
+
+    def _list(self, path: str, page_size: int, page_num: int, filters: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = self.call(path, {"pageSize": page_size, "pageNum": page_num, **_drop_none(filters)})
+        return data
+
+    def models(self, page_size: int = 100, page_num: int = 1, **filters: Any) -> dict[str, Any]:
+        return self._list("/sd/v2/queryModelList", page_size, page_num, filters)
+
+    def loras(self, page_size: int = 100, page_num: int = 1, **filters: Any) -> dict[str, Any]:
+        return self._list("/sd/v2/queryLoraList", page_size, page_num, filters)
+
+    def vaes(self, page_size: int = 100, page_num: int = 1, **filters: Any) -> dict[str, Any]:
+        return self._list("/sd/v2/queryVaeList", page_size, page_num, filters)
+
+    def embeddings(self, page_size: int = 100, page_num: int = 1, **filters: Any) -> dict[str, Any]:
+        return self._list("/sd/v2/queryEmbeddingList", page_size, page_num, filters)
+
+    # --- training ---------------------------------------------------------------------------------
+    def train_lora(self, task_id: str, file_urls: list[str], **fields: Any) -> TaskHandle:
+        """camelCase field names in `fields` (pretrainedModel, maxEpochs, triggerWord...)."""
+        data = self.call("/modelTraining/submitTraining/Job", {"taskId": task_id, "fileUrlList": file_urls, **fields})
+        return TaskHandle("training", data["taskId"], data["task_id"])
+
+    def query_training(self, task_id: str, wait_seconds: float = 0) -> dict[str, Any]:
+        body: dict[str, Any] = {"taskId": task_id}
+        if wait_seconds:
+            body["waitSeconds"] = wait_seconds
+        data: dict[str, Any] = self.call("/modelTraining/queryTraining/Job", body)
+        return data
+
+    def cancel_training(self, task_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.call("/modelTraining/cancelTraining/Job", {"taskId": task_id})
+        return data
+
     # --- any task ---------------------------------------------------------------------------------
     def query(self, handle: TaskHandle, wait_seconds: float = 0) -> dict[str, Any]:
         if handle.kind == "tool":
             return self.query_tool(handle.tool_code, handle.business_task_id, wait_seconds)
+        if handle.kind == "sd":
+            return self.query_sd(handle.business_task_id, wait_seconds)
+        if handle.kind == "training":
+            return self.query_training(handle.business_task_id, wait_seconds)
         raise ValueError(f"unknown task kind {handle.kind!r}")
 
     def cancel(self, handle: TaskHandle) -> dict[str, Any]:
         if handle.kind == "tool":
             return self.cancel_tool(handle.tool_code, handle.business_task_id)
+        if handle.kind == "sd":
+            return self.cancel_sd(handle.business_task_id)
+        if handle.kind == "training":
+            return self.cancel_training(handle.business_task_id)
         raise ValueError(f"unknown task kind {handle.kind!r}")
 
     def wait(self, handle: TaskHandle, timeout: float = 300.0) -> dict[str, Any]:

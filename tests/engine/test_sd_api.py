@@ -322,3 +322,14 @@ def test_flux_dev_and_schnell_through_comfyui_text2image(sd: Served, bid: Callab
         )
     )
     assert np.abs(pixels(guided["outputImageUrl"]) - outputs["Flux1DevFP8"]).max() > 0
+
+
+def test_python_client_methods_for_generation(sd: Served) -> None:
+    client = sd.client
+    handle = client.text2image("a red cat", steps=2, width=64, height=64, seed=3)
+    done = client.wait(handle, timeout=120)
+    assert done["status"] == 2 and len(done["differentialImageRspList"]) == 1
+    assert client.models(page_size=2)["total"] >= 6
+    assert client.loras(sdLoraFileSimplifyName="style")["total"] == 1
+    assert client.vaes()["rows"][0]["sdVae"] == "tiny-vae.safetensors"
+    assert {row["embeddingName"] for row in client.embeddings()["rows"]} == {"tinyneg", "tinytoken"}
