@@ -35,7 +35,9 @@ STYLES: tuple[Style, ...] = (
         ("a black and white photograph", "a monochrome photo", "a greyscale photograph"),
         "monochrome photo",
     ),
-    Style("anime", ("an anime illustration", "a frame from an anime", "a manga style drawing in colour"), "anime coloring"),
+    Style(
+        "anime", ("an anime illustration", "a frame from an anime", "a manga style drawing in colour"), "anime coloring"
+    ),
     Style(
         "illustration",
         ("a flat vector illustration", "a flat colour illustration", "a clean digital illustration"),

@@ -7,7 +7,7 @@ which needs the original pixels."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,9 +36,6 @@ class StyleFeatures:
     block: int  # that grid's block size in pixels (1 when there is none)
     smooth: float  # share of the changing pixels whose change is gentle (shading, not detail)
     texture: float  # mean fine-scale energy (grey minus its 3x3 median), 0..255 scale
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
 
 
 def _working_copy(image: Image.Image) -> NDArray[np.uint8]:
@@ -91,7 +88,7 @@ def _stroke_width(ink: NDArray[np.bool_]) -> float:
     distance = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
     ridge = (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & ink
     widths = distance[ridge]
-    return float(np.median(widths) * 2) if widths.size else 0.0
+    return float(np.median(widths.astype(np.float64)) * 2) if widths.size else 0.0
 
 
 def _axis_grid(changes: NDArray[np.float32]) -> tuple[float, int]:

@@ -42,7 +42,7 @@ WRITE_ORDER: tuple[str, ...] = (
 class Phrase:
     category: str
     tag: str  # mode 0 (SD): a comma tag
-    natural: str  # mode 1 (SDXL): a phrase that reads as part of a sentence
+    natural: str  # mode 1 (SDXL): a phrase that reads as part of a sentence (no commas: they separate phrases)
     medium: Medium
 
 
@@ -96,8 +96,8 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
     "lighting": (
         ("golden hour", "bathed in warm golden-hour light", "any"),
         ("blue hour", "in the cool hush of the blue hour", "any"),
-        ("soft diffused light", "lit by soft, diffused light", "any"),
-        ("dramatic lighting", "with dramatic, high-contrast lighting", "any"),
+        ("soft diffused light", "lit by soft diffused light", "any"),
+        ("dramatic lighting", "with dramatic high-contrast lighting", "any"),
         ("rim lighting", "outlined by a bright rim light", "any"),
         ("backlit", "backlit so the edges glow", "any"),
         ("volumetric light rays", "with volumetric rays of light cutting through the air", "any"),
@@ -108,7 +108,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("candlelight", "glowing in warm candlelight", "any"),
         ("neon lights", "washed in pink and cyan neon light", "any"),
         ("moonlight", "under pale moonlight", "any"),
-        ("overcast light", "under an even, overcast sky", "any"),
+        ("overcast light", "under an evenly overcast sky", "any"),
         ("chiaroscuro", "sculpted by chiaroscuro light and shadow", "any"),
         ("low-key lighting", "in moody low-key light", "any"),
         ("high-key lighting", "in bright high-key light", "any"),
@@ -154,7 +154,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
     "composition": (
         ("rule of thirds", "composed on the rule of thirds", "any"),
         ("centered composition", "with a centred composition", "any"),
-        ("symmetrical composition", "in a balanced, symmetrical composition", "any"),
+        ("symmetrical composition", "in a balanced symmetrical composition", "any"),
         ("leading lines", "with leading lines drawing the eye in", "any"),
         ("negative space", "with generous negative space", "any"),
         ("close-up", "in a tight close-up", "any"),
@@ -164,7 +164,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("wide shot", "in a wide establishing shot", "any"),
         ("panoramic view", "as a sweeping panorama", "any"),
         ("framed by foliage", "framed by foliage in the foreground", "any"),
-        ("layered depth", "with a clear foreground, middle ground and background", "any"),
+        ("layered depth", "with a clear foreground and distant background", "any"),
         ("minimalist composition", "in a minimalist composition", "any"),
         ("dynamic diagonal composition", "with a dynamic diagonal composition", "any"),
         ("golden ratio", "arranged along the golden ratio", "any"),
@@ -175,7 +175,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("subject in focus", "with the subject standing out from the background", "any"),
     ),
     "mood": (
-        ("serene", "with a serene, quiet mood", "any"),
+        ("serene", "with a serene and quiet mood", "any"),
         ("dramatic", "charged with drama", "any"),
         ("mysterious", "shrouded in mystery", "any"),
         ("whimsical", "playful and whimsical", "any"),
@@ -200,7 +200,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("intimate", "close and intimate", "any"),
     ),
     "colour": (
-        ("vibrant colors", "in vibrant, saturated colours", "any"),
+        ("vibrant colors", "in vibrant saturated colours", "any"),
         ("muted earth tones", "in muted earth tones", "any"),
         ("pastel palette", "in a soft pastel palette", "any"),
         ("teal and orange", "graded in teal and orange", "any"),
@@ -208,7 +208,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("warm tones", "in warm amber tones", "any"),
         ("cool blue tones", "in cool blue tones", "any"),
         ("complementary colors", "built on complementary colours", "any"),
-        ("desaturated", "with desaturated, filmic colour", "any"),
+        ("desaturated", "with desaturated filmic colour", "any"),
         ("jewel tones", "in rich jewel tones", "any"),
         ("black and white", "in black and white", "any"),
         ("sepia tone", "toned in sepia", "any"),
@@ -223,10 +223,10 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
     ),
     "detail": (
         ("intricate details", "full of intricate detail", "any"),
-        ("fine textures", "with fine, tactile textures", "any"),
+        ("fine textures", "with fine tactile textures", "any"),
         ("sharp focus", "in sharp focus", "any"),
         ("highly detailed", "rendered in high detail", "any"),
-        ("crisp edges", "with crisp, clean edges", "art"),
+        ("crisp edges", "with crisp clean edges", "art"),
         ("subsurface scattering", "with subsurface scattering", "art"),
         ("physically based rendering", "with physically based materials", "art"),
         ("detailed skin texture", "with natural skin texture", "photo"),
@@ -236,7 +236,7 @@ _TABLE: dict[str, tuple[tuple[str, str, Medium], ...]] = {
         ("photorealistic", "photorealistic", "photo"),
         ("hyperrealistic", "hyperrealistic", "any"),
         ("ray tracing", "with ray-traced reflections", "art"),
-        ("soft gradients", "with smooth, soft gradients", "art"),
+        ("soft gradients", "with smooth soft gradients", "art"),
         ("crisp reflections", "with crisp reflections", "any"),
         ("textured paper", "on textured paper", "art"),
         ("natural textures", "with true-to-life textures", "photo"),
