@@ -9,6 +9,7 @@ the edge its softness. Only regions connected to the band above the forehead are
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +154,7 @@ def hair_alpha(rgb: NDArray[np.uint8], person: FloatArray, head: Head) -> FloatA
         return alpha
     crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     inside = person[y0:y1, x0:x1] > 0.5
-    shape = inside.shape
+    shape = (inside.shape[0], inside.shape[1])
     lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
     rows = np.arange(shape[0], dtype=np.float32)[:, None] + y0
     cols = np.arange(shape[1], dtype=np.float32)[None, :] + x0
@@ -187,7 +188,9 @@ def hair_alpha(rgb: NDArray[np.uint8], person: FloatArray, head: Head) -> FloatA
     labels[near & ~inside & ~core & (rows < head.chin[1])] = cv2.GC_PR_BGD
     settled = _grabcut(crop, labels)
     radius = max(2, round(head.height / 25))
-    soft = guided_filter(crop.astype(np.float32) / 255, settled, radius, 1e-3, 1)
+    # Coefficients fitted at up to 1/4 of the size for large heads (see guided_filter).
+    subsample = max(1, min(4, radius // 2))
+    soft = guided_filter(crop.astype(np.float32) * np.float32(1 / 255), settled, radius, 1e-3, subsample)
     soft = np.clip((soft - 0.5) * 3.0 + 0.5, 0.0, 1.0) * (near & ~core)
     soft *= _connected_to(soft > 0.5, band)
     alpha[y0:y1, x0:x1] = soft
@@ -203,10 +206,9 @@ def _grabcut(crop: NDArray[np.uint8], labels: NDArray[np.uint8]) -> FloatArray:
     small_bgr = cv2.resize(np.ascontiguousarray(crop[..., ::-1]), small, interpolation=cv2.INTER_AREA)
     if (small_labels == cv2.GC_FGD).any() or (small_labels == cv2.GC_PR_FGD).any():
         background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        try:
-            cv2.grabCut(small_bgr, small_labels, None, background, foreground, 3, cv2.GC_INIT_WITH_MASK)
-        except cv2.error:
-            pass  # too few pixels of one class for its colour model: keep the likelihood labels
+        # Too few pixels of one class for its colour model: the likelihood labels stand as they are.
+        with contextlib.suppress(cv2.error):
+            cv2.grabCut(small_bgr, small_labels, (0, 0, 0, 0), background, foreground, 3, cv2.GC_INIT_WITH_MASK)
     chosen = ((small_labels == cv2.GC_FGD) | (small_labels == cv2.GC_PR_FGD)).astype(np.float32)
     return np.asarray(cv2.resize(chosen, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
 
@@ -220,3 +222,38 @@ def _connected_to(solid: NDArray[np.bool_], seeds: NDArray[np.bool_]) -> FloatAr
         return np.zeros(solid.shape, np.float32)
     kept = np.isin(labels, keep).astype(np.uint8)
     return np.asarray(cv2.dilate(kept, np.ones((5, 5), np.uint8)), np.float32)
+
+
+# How far new hair may reach, per length: the cranium ellipse's size (in face widths / heights),
+# and how far below the chin the sides go (in face heights; None: no sides).
+_REACH: dict[str, tuple[float, float, float | None]] = {
+    "short": (0.8, 0.75, None),
+    "medium": (0.9, 0.85, 0.35),
+    "long": (1.0, 0.9, 1.2),
+}
+
+
+def repaint_area(region: HairRegion, width: int, height: int, length: str) -> NDArray[np.bool_]:
+    """Where a new hairstyle of `length` ("short", "medium", "long") is painted: the present hair
+    (grown a little, so none of it survives at the edges) and the space the new style may fill
+    around the head, never the face below the brows."""
+    head = region.head
+    scale_x, scale_y, below_chin = _REACH[length]
+    area = np.zeros((height, width), np.uint8)
+    centre = (round(head.centre_x), round(head.top[1] + 0.15 * head.height))
+    axes = (round(scale_x * head.width), round(scale_y * head.height))
+    cv2.ellipse(area, centre, axes, 0, 180, 360, 1, -1)  # the upper half: the crown
+    cv2.ellipse(area, centre, (axes[0], round(0.5 * head.height)), 0, 0, 180, 1, -1)  # down the temples
+    if below_chin is not None:
+        # Two falls of hair beside the face and the neck; the throat stays as it is.
+        bottom = round(head.chin[1] + below_chin * head.height)
+        outer, inner = scale_x * head.width, 0.4 * head.width
+        for side in (-1, 1):
+            x_outer, x_inner = round(head.centre_x + side * outer), round(head.centre_x + side * inner)
+            cv2.rectangle(area, (x_outer, round(head.top[1])), (x_inner, bottom), 1, -1)
+    grow = 2 * max(1, round(head.height * 0.06)) + 1
+    present = cv2.dilate(
+        (region.alpha > 0.2).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow,) * 2)
+    )
+    painted = (area > 0) | (present > 0)
+    return painted & ~face_core(head, (height, width))

@@ -4,6 +4,8 @@ deviations scaled with the change, so dark hair turned light keeps visible stran
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -11,8 +13,8 @@ from numpy.typing import NDArray
 CHROMA_KEEP = 0.5  # how much of the hair's own colour variation survives (0: a flat dye)
 
 
-def _lab(rgb01: NDArray[np.float32]) -> NDArray[np.float32]:
-    return np.asarray(cv2.cvtColor(rgb01[None], cv2.COLOR_RGB2Lab)[0], np.float32)
+def _lab(rgb01: NDArray[Any]) -> NDArray[np.float32]:
+    return np.asarray(cv2.cvtColor(np.asarray(rgb01, np.float32)[None], cv2.COLOR_RGB2Lab)[0], np.float32)
 
 
 def recolour_hair(

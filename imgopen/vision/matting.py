@@ -78,11 +78,10 @@ def drop_specks(alpha: FloatArray, min_fraction: float = 0.001) -> FloatArray:
     if count <= 1 or small.size == 0:
         return alpha
     speck = np.isin(labels, small)
-    # The soft rim around a speck goes with it.
-    speck = cv2.dilate(speck.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    near = cv2.dilate(speck.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     cleaned = alpha.copy()
-    cleaned[speck & (alpha < 1.0)] = 0.0
-    cleaned[np.isin(labels, small)] = 0.0
+    # The speck and its soft rim go; the solid pixels of the kept regions are never touched.
+    cleaned[near & (speck | (labels == 0))] = 0.0
     return cleaned
 
 
@@ -93,20 +92,21 @@ def estimate_foreground(rgb: NDArray[np.uint8], alpha: FloatArray, radius: int =
     background colours near each pixel are alpha-weighted local means, and the pixel's colour is
     corrected by what the compositing equation leaves unexplained. Opaque and fully transparent
     pixels keep their colour."""
-    band = (alpha > 0.0) & (alpha < 1.0)
-    if not band.any():
-        return rgb
+    band = np.flatnonzero((alpha > 0.0) & (alpha < 1.0))
+    if band.size == 0:
+        return rgb.copy()
     image = rgb.astype(np.float32)
     size = (2 * radius + 1, 2 * radius + 1)
-    # Three blurs give all four local sums (the background's are the totals minus the foreground's).
-    total_a = cv2.blur(alpha, size)[band][:, None]
-    total_i = cv2.blur(image, size)[band]
-    fore_sum = cv2.blur(image * alpha[..., None], size)[band]
+    # Three blurs give all four local sums (the background's are the totals minus the foreground's),
+    # read at the band's pixels only.
+    total_a = cv2.blur(alpha, size).reshape(-1)[band][:, None]
+    total_i = cv2.blur(image, size).reshape(-1, 3)[band]
+    fore_sum = cv2.blur(image * alpha[..., None], size).reshape(-1, 3)[band]
     fore = fore_sum / (total_a + 1e-5)
     back = (total_i - fore_sum) / (1.0 - total_a + 1e-5)
-    a = alpha[band][:, None]
-    pixels = image[band]
+    a = alpha.reshape(-1)[band][:, None]
+    pixels = image.reshape(-1, 3)[band]
     corrected = fore + a * (pixels - a * fore - (1.0 - a) * back)
     out = rgb.copy()
-    out[band] = np.clip(np.round(corrected), 0, 255).astype(np.uint8)
+    out.reshape(-1, 3)[band] = np.clip(np.round(corrected), 0, 255).astype(np.uint8)
     return out

@@ -52,7 +52,7 @@ def postprocess(output: NDArray[Any], net: SaliencyNet, size: tuple[int, int]) -
     while pred.ndim > 2:
         pred = pred[0]
     if net.logits:
-        pred = 1.0 / (1.0 + np.exp(-pred))
+        pred = np.asarray(1.0 / (1.0 + np.exp(-pred)), np.float32)
     low, high = float(pred.min()), float(pred.max())
     # Stretched to the full range, as rembg does: the networks' raw maxima vary per image.
     pred = (pred - low) / (high - low) if high > low else np.zeros_like(pred)

@@ -7,6 +7,7 @@ models/rembg/)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -96,6 +97,9 @@ class RemoveBgTool(Tool[RemoveBgParams, RemoveBgResult]):
         self._segmenter = PersonSegmenter()
         self._person_check = PersonCheck()
         self._sessions = OnnxSessions()
+        # One helper thread: the segmenter runs while the person check does (MediaPipe and PNG
+        # encoding release the GIL), and the mask is stored while the cut-out is composed.
+        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="removeBg")
 
     def choose(self, name: str, models_dir: Path) -> tuple[MattingModel, Path] | None:
         """The matting model to run (None: people segmentation); "503" for a named one not installed."""
@@ -122,30 +126,43 @@ class RemoveBgTool(Tool[RemoveBgParams, RemoveBgResult]):
         if float(alpha.max()) < 0.5:
             raise ImgOpenError("422", "sourceImage: no subject found to cut out (the whole image reads as background)")
         ctx.progress(0.6)
-        mask = Image.fromarray(np.asarray(np.round(alpha * 255), np.uint8), "L")
-        mask_key = ctx.save_image(mask, name="mask")
+        # alpha is 0..1, so + 0.5 and truncation round it (faster than np.round at full size).
+        mask = Image.fromarray((alpha * 255 + 0.5).astype(np.uint8), "L")
+        stored_mask = self._helper.submit(ctx.save_image, mask, "mask")
         if params.outputMode == "mask":
+            mask_key = stored_mask.result()
             return RemoveBgResult(method=method, outputImageUrl=mask_key, maskUrl=mask_key)
         # Edge pixels recoloured without the old background in them, for either kind of output.
         foreground = estimate_foreground(rgb, alpha)
         if params.outputMode == "transparent":
-            output = Image.fromarray(np.dstack([foreground, np.asarray(mask)]), "RGBA")
+            levels = np.asarray(mask)
+            # Hidden colour under full transparency means nothing; black there halves the PNG's
+            # encoding time and shrinks the file by a third (measured on the astronaut).
+            foreground[levels == 0] = 0
+            output = Image.fromarray(foreground, "RGB")
+            output.putalpha(mask)
         else:
-            output = Image.fromarray(composite(foreground, alpha, parse_css_color(params.backgroundColor)), "RGB")
+            # By the stored mask's own levels, so the mask and the composite agree pixel for pixel.
+            levels = np.asarray(mask, np.float32) * np.float32(1 / 255)
+            output = Image.fromarray(composite(foreground, levels, parse_css_color(params.backgroundColor)), "RGB")
         key = ctx.save_image(output, name="cutout")
-        return RemoveBgResult(method=method, outputImageUrl=key, maskUrl=mask_key)
+        return RemoveBgResult(method=method, outputImageUrl=key, maskUrl=stored_mask.result())
 
     def person_alpha(self, image: Image.Image, rgb: NDArray[np.uint8], models_dir: Path) -> NDArray[np.float32]:
+        segmented = self._helper.submit(self._segmenter.probability, image, False, SEGMENTATION_MARGIN)
         # The selfie model also "finds" people in cups and cats; a face or a body pose must confirm one.
-        if not self._person_check.has_person(image):
+        found = self._person_check.has_person(image)
+        probability = segmented.result()
+        if not found:
             raise ImgOpenError(
                 "422", f"sourceImage: no person found; to cut out other objects, {missing_message(models_dir)}"
             )
-        probability = self._segmenter.probability(image, margin=SEGMENTATION_MARGIN)
         return drop_specks(refine_alpha(rgb, probability))
 
 
-def composite(foreground: NDArray[np.uint8], alpha: NDArray[np.float32], color: tuple[int, int, int]) -> NDArray:
+def composite(
+    foreground: NDArray[np.uint8], alpha: NDArray[np.float32], color: tuple[int, int, int]
+) -> NDArray[np.uint8]:
     """foreground over a flat colour, by alpha."""
     a = alpha[..., None]
     background = np.asarray(color, np.float32)
