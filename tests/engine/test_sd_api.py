@@ -333,3 +333,10 @@ def test_python_client_methods_for_generation(sd: Served) -> None:
     assert client.loras(sdLoraFileSimplifyName="style")["total"] == 1
     assert client.vaes()["rows"][0]["sdVae"] == "tiny-vae.safetensors"
     assert {row["embeddingName"] for row in client.embeddings()["rows"]} == {"tinyneg", "tinytoken"}
+
+
+def test_restore_faces_uses_the_face_restorer(sd: Served) -> None:
+    assert sd.services.engine.face_restorer is not None  # the face tools provide it
+    answer = generate(sd.client, "/sd/v2/text2image", {**BASE, "restore_faces": True})
+    assert answer["status"] == 2
+    assert not any("restore_faces" in warning for warning in answer.get("warnings") or [])

@@ -8,11 +8,12 @@ from imgopen.tools.registry import AnyTool
 
 
 def tools(engine: DiffusionEngine) -> list[AnyTool]:
-    """The tools of this group, ready to register."""
-    return build(engine.settings)
+    """The tools of this group, ready to register; the SD endpoints' restore_faces gets the same
+    restorer (one set of loaded models)."""
+    return build(engine.settings, engine)
 
 
-def build(settings: Settings) -> list[AnyTool]:
+def build(settings: Settings, engine: DiffusionEngine | None = None) -> list[AnyTool]:
     """The face tools; they share one face finder, one set of ONNX sessions and one restorer, so
     each model is loaded once."""
     from imgopen.tools.faces.analysis import FaceAnalyzer
@@ -27,6 +28,8 @@ def build(settings: Settings) -> list[AnyTool]:
     analyzer = FaceAnalyzer(sessions)
     restorer = FaceRestorer(settings, analyzer, sessions)
     runner = SwapRunner(analyzer, FaceSwapper(analyzer, sessions), restorer)
+    if engine is not None:
+        engine.face_restorer = restorer.restore
     return [
         FaceDetectionTool(analyzer),
         RoopTool(runner),
