@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         description='comfyTaskType -> Flux model name, e.g. {"Flux1DevFP8": "flux1-dev"}; default: the installed ones.',
     )
     catalog_rescan_seconds: float = Field(2.0, ge=0, description="How fresh the model lists are, seconds.")
+    torch_threads: int = Field(
+        0, ge=0, le=256, description="Threads torch uses for CPU work; 0: torch's default (the core count)."
+    )
 
     # --- per-key limits ----------------------------------------------------------------------
     max_active_tasks_per_key: int = Field(

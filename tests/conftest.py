@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from sqlalchemy import create_engine, text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# pytest runs two worker processes on two cores: one torch thread each. More threads only wait
+# for each other (OpenMP spins), which made tiny-model tests 10 to 20 times slower.
+os.environ.setdefault("IMGOPEN_TORCH_THREADS", "1")
+torch.set_num_threads(int(os.environ["IMGOPEN_TORCH_THREADS"]))
 
 from imgopen.client import Client
 from imgopen.config import Settings

@@ -49,6 +49,8 @@ class DiffusionEngine:
         self.catalog = catalog
         self.settings = settings
         self.placement = choose_placement(settings.device, settings.dtype)
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
         budget = int(settings.model_cache_gb * (1 << 30)) if settings.model_cache_gb else default_budget(self.placement)
         self.cache = ModelCache(budget)
         self.cache_dir: Path = settings.data_dir / "cache"

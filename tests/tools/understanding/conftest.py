@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,15 +28,3 @@ def make_ctx(understanding_data: Path, tmp_path_factory: pytest.TempPathFactory)
         return direct_context(Settings(data_dir=understanding_data, models_dir=models_dir, database_url="sqlite://"))
 
     return make
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine OpenMP's
-    waiting threads make them 20x slower; the setting is restored for other tests."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
