@@ -20,11 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("IMGOPEN_TORCH_THREADS", "1")
 torch.set_num_threads(int(os.environ["IMGOPEN_TORCH_THREADS"]))
 
-from imgopen.client import Client
-from imgopen.config import Settings
-from imgopen.services import Services, build_services
-from imgopen.testing.server import free_port
-from imgopen.testing.threaded_server import ThreadedServer
+from imgopen.client import Client  # noqa: E402 (after the environment above)
+from imgopen.config import Settings  # noqa: E402
+from imgopen.services import Services, build_services  # noqa: E402
+from imgopen.testing.server import free_port  # noqa: E402
+from imgopen.testing.threaded_server import ThreadedServer  # noqa: E402
 
 PG_URL = os.environ.get("IMGOPEN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
