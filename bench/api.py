@@ -211,10 +211,11 @@ def latency(base_url: str, keys: Keys, data_dir: Path, rounds: int) -> tuple[flo
     from imgopen.config import Settings
     from imgopen.testing.direct import direct_context
     from imgopen.tools.img_enlarge import ImgEnlargeParams, ImgEnlargeTool
+    from imgopen.vision.upscale import Upscalers
 
     image = small_image_uri(256)
-    tool = ImgEnlargeTool()
     ctx = direct_context(Settings(data_dir=data_dir / "direct"))
+    tool = ImgEnlargeTool(Upscalers(ctx.settings.models_dir))
     direct, api = [], []
     with httpx.Client(base_url=base_url + BASE, headers=auth_headers(keys[0]), trust_env=False) as client:
         for index in range(rounds + 3):

@@ -21,6 +21,7 @@ from imgopen.engine.progress import StepProgress
 from imgopen.engine.prompt_encoding import encode_prompts
 from imgopen.engine.resolve import LATENT_UPSCALERS, Resolved
 from imgopen.tasks.context import TaskContext
+from imgopen.vision.upscale import Upscalers
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,10 @@ class Generator:
         ctx: TaskContext,
         vae: Any | None,
         controlnets: list[Any],
+        upscalers: Upscalers,
     ) -> None:
         self.loaded = loaded
+        self.upscalers = upscalers
         self.params = params
         self.resolved = resolved
         self.ctx = ctx
@@ -215,14 +218,12 @@ class Generator:
         return list(output.images)
 
     def _upscale_image(self, image: Image.Image, target: tuple[int, int]) -> Image.Image:
-        name = self.params.hr_upscaler
-        if name == "Nearest":
+        if self.params.hr_upscaler == "Nearest":
             return image.resize(target, Image.Resampling.NEAREST)
-        if self.resolved.upscaler is not None:
-            self.ctx.warn(
-                f"hr_upscaler: {name} is installed but model upscalers run from a later version; used Lanczos"
-            )
-        return image.resize(target, Image.Resampling.LANCZOS)
+        if self.resolved.upscaler is None:
+            return image.resize(target, Image.Resampling.LANCZOS)
+        upscaled, _method = self.upscalers.upscale(image, 0, self.resolved.upscaler, size=target)
+        return upscaled
 
 
 def infotext(params: Text2ImageParams, resolved: Resolved, seed: int, extra: dict[str, Any]) -> str:
@@ -240,6 +241,7 @@ def infotext(params: Text2ImageParams, resolved: Resolved, seed: int, extra: dic
         "Denoising strength": getattr(params, "denoising_strength", None)
         if isinstance(params, Image2ImageParams) or params.enable_hr
         else None,
+        **(_hires_fields(params) if params.enable_hr and not isinstance(params, Image2ImageParams) else {}),
         "Lora hashes": ", ".join(f"{u.entry.stem}: {u.entry.short_hash}" for u in resolved.loras if u.entry.short_hash)
         or None,
         **extra,
@@ -250,3 +252,13 @@ def infotext(params: Text2ImageParams, resolved: Resolved, seed: int, extra: dic
     if params.negative_prompt:
         text += f"\nNegative prompt: {params.negative_prompt}"
     return f"{text}\n{line}"
+
+
+def _hires_fields(params: Text2ImageParams) -> dict[str, Any]:
+    resize = params.hr_resize_x or params.hr_resize_y
+    return {
+        "Hires upscale": None if resize else params.hr_scale,
+        "Hires resize": f"{params.hr_resize_x}x{params.hr_resize_y}" if resize else None,
+        "Hires steps": params.hr_second_pass_steps or None,
+        "Hires upscaler": params.hr_upscaler,
+    }

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from imgopen.catalog.catalog import ModelCatalog, ModelEntry
 from imgopen.engine.params import ControlNetParams, ControlNetUnit, Text2ImageParams
 from imgopen.engine.prompt_syntax import PromptSyntaxError, extract_networks
 from imgopen.errors import ImgOpenError
+from imgopen.vision.upscale import AUTO, LANCZOS, Upscalers
 
 GENERATION_FAMILIES = ("SD 1.5", "SD 2.x", "SDXL 1.0")
 LATENT_UPSCALERS = (
@@ -43,7 +45,7 @@ class Resolved:
     loras: list[LoraUse] = field(default_factory=list)
     embeddings: list[ModelEntry] = field(default_factory=list)
     controlnets: list[tuple[ControlNetUnit, ModelEntry]] = field(default_factory=list)
-    upscaler: ModelEntry | None = None
+    upscaler: str | Path | None = None  # for Upscalers.upscale: a bundled name or an installed file
     warnings: list[str] = field(default_factory=list)
 
 
@@ -63,7 +65,9 @@ def default_checkpoint(catalog: ModelCatalog, preferred: str | None) -> ModelEnt
     return usable[0]
 
 
-def resolve(params: Text2ImageParams, catalog: ModelCatalog, preferred_default: str | None = None) -> Resolved:
+def resolve(
+    params: Text2ImageParams, catalog: ModelCatalog, upscalers: Upscalers, preferred_default: str | None = None
+) -> Resolved:
     """Every name in the request, found in the catalog; "404" / "400" / "503" naming what is wrong."""
     if params.sd_model_checkpoint:
         checkpoint = catalog.require("checkpoint", params.sd_model_checkpoint, "sd_model_checkpoint")
@@ -100,10 +104,14 @@ def resolve(params: Text2ImageParams, catalog: ModelCatalog, preferred_default: 
                 resolved.controlnets.append((unit, entry))
     if params.enable_hr and params.hr_upscaler not in LATENT_UPSCALERS + IMAGE_UPSCALERS:
         upscaler = catalog.find("upscaler", params.hr_upscaler)
-        if upscaler is None:
-            valid = ", ".join([*LATENT_UPSCALERS, *IMAGE_UPSCALERS, *(e.name for e in catalog.entries("upscaler"))])
+        if upscaler is not None:
+            resolved.upscaler = upscaler.path
+        elif params.hr_upscaler.strip().lower() not in (AUTO, LANCZOS) and upscalers.knows(params.hr_upscaler):
+            resolved.upscaler = params.hr_upscaler
+        else:
+            named = [n for n in upscalers.names() if n not in (AUTO, LANCZOS)]
+            valid = ", ".join([*LATENT_UPSCALERS, *IMAGE_UPSCALERS, *named])
             raise ImgOpenError("404", f"hr_upscaler: no upscaler {params.hr_upscaler!r}; valid: {valid}")
-        resolved.upscaler = upscaler
     return resolved
 
 

@@ -27,6 +27,7 @@ from imgopen.engine.resolve import Resolved, resolve
 from imgopen.engine.results import SdImage, SdResult
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.vision.upscale import Upscalers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +56,8 @@ class DiffusionEngine:
         self.cache = ModelCache(budget)
         self.cache_dir: Path = settings.data_dir / "cache"
         self.face_restorer: FaceRestorer | None = None
+        # One upscaler service for the hires fix and the pixel tools: loaded networks are shared.
+        self.upscalers = Upscalers(settings.models_dir, settings.torch_threads)
         self._faces: Any = None
         _quiet_libraries()
 
@@ -106,7 +109,7 @@ class DiffusionEngine:
     # --- generation -----------------------------------------------------------------------------
     def check(self, params: Text2ImageParams) -> Resolved:
         """Submit-time checks: every name resolves, every preprocessor exists."""
-        resolved = resolve(params, self.catalog, self.settings.default_checkpoint)
+        resolved = resolve(params, self.catalog, self.upscalers, self.settings.default_checkpoint)
         if isinstance(params, ControlNetParams):
             check_modules(params)
         if params.ADetailer is not None:
@@ -154,7 +157,7 @@ class DiffusionEngine:
         controlnets = [self.controlnet(entry) for _unit, entry in resolved.controlnets]
         loaded.apply_loras(resolved.loras)
         loaded.load_embeddings(resolved.embeddings)
-        generator = Generator(loaded, params, resolved, ctx, vae, controlnets)
+        generator = Generator(loaded, params, resolved, ctx, vae, controlnets, self.upscalers)
         images = generator.run()
         extra: dict[str, Any] = {}
         if params.ADetailer is not None and params.ADetailer.args:

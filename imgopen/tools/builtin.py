@@ -13,7 +13,7 @@ from imgopen.tools.watermark.tool import WatermarkDecodeTool, WatermarkTool
 
 def builtin_tools(engine: DiffusionEngine) -> ToolRegistry:
     registry = ToolRegistry()
-    for tool in (ImgEnlargeTool(), WatermarkTool(), WatermarkDecodeTool(), FluxTool(engine)):
+    for tool in (ImgEnlargeTool(engine.upscalers), WatermarkTool(), WatermarkDecodeTool(), FluxTool(engine)):
         registry.register(tool)
     for group in (faces, people, pixels, understanding):
         for tool in group.tools(engine):

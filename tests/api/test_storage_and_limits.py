@@ -37,6 +37,7 @@ def test_signed_urls_are_checked_and_outputs_carry_parameters(signed: Served, bi
         "scale": 3.0,
         "targetWidth": None,
         "targetHeight": None,
+        "model": "lanczos",
         "outputFormat": "png",
     }
     bare = url.split("?")[0]

@@ -129,7 +129,7 @@ def test_adetailer_redraws_the_astronauts_face_and_nothing_else(engine_services:
     resolved = engine.check(params)
     ctx = direct_context(Settings(data_dir=tmp_path))
     with engine.checkpoint(resolved.checkpoint) as loaded:
-        generator = Generator(loaded, params, resolved, ctx, None, [])
+        generator = Generator(loaded, params, resolved, ctx, None, [], engine.upscalers)
         generator.seeds = [1]
         generator.embeds = encode_prompts(loaded.pipe, "a face", "", 1).as_kwargs()
         generator.progress = StepProgress(ctx, 1, loaded.family, (64, 64))

@@ -10,6 +10,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.img_enlarge import ImgEnlargeParams, ImgEnlargeTool
+from imgopen.vision.upscale import Upscalers
 from tests.tools.conftest import stored
 
 
@@ -19,7 +20,9 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def run(ctx: TaskContext, image: Image.Image, **params: object) -> tuple[Image.Image, dict[str, object]]:
-    result = ImgEnlargeTool().run(ImgEnlargeParams(sourceImage=data_uri(encode(image)), **params), ctx)
+    result = ImgEnlargeTool(Upscalers(ctx.settings.models_dir)).run(
+        ImgEnlargeParams(sourceImage=data_uri(encode(image)), **params), ctx
+    )
     return stored(ctx, result.outputImageUrl), result.model_dump()
 
 
@@ -64,5 +67,5 @@ def test_scale_and_target_together_or_neither_are_refused() -> None:
 def test_output_over_the_pixel_limit_is_400(ctx: TaskContext) -> None:
     params = ImgEnlargeParams(sourceImage="x", scale=8)
     with pytest.raises(ImgOpenError) as refused:
-        ImgEnlargeTool().precheck(params, {"sourceImage": (5000, 5000)}, ctx.settings)
+        ImgEnlargeTool(Upscalers(ctx.settings.models_dir)).precheck(params, {"sourceImage": (5000, 5000)}, ctx.settings)
     assert refused.value.code == "400" and "scale" in refused.value.msg

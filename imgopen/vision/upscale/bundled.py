@@ -37,6 +37,14 @@ BUNDLED = (
 )
 
 
+# The names A1111 shows for the same networks, so that `hr_upscaler` values copied from its UI work.
+A1111_NAMES = {
+    "r-esrgan 4x+": "realesrgan-x4plus",
+    "r-esrgan 4x+ anime6b": "realesrgan-x4plus-anime",
+    "r-esrgan animevideo": "realesr-animevideov3",
+}
+
+
 def models_folder() -> Path | None:
     """Where the wheel keeps its models, or None when it is not installed."""
     spec = importlib.util.find_spec(PACKAGE)

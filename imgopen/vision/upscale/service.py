@@ -99,14 +99,17 @@ class Upscalers:
         families = dict.fromkeys(m.family for m in bundled.installed())
         return list(dict.fromkeys([AUTO, LANCZOS, *families, *(info.name for info in self.available())]))
 
+    def knows(self, model: str) -> bool:
+        """Whether `model` names an upscaler (bundled, by A1111's name, or an installed file); loads nothing."""
+        key = _key(model)
+        if key in (AUTO, LANCZOS, ""):
+            return True
+        return any(key in (m.family, m.name) for m in bundled.installed()) or self._file_named(key) is not None
+
     def check(self, model: str) -> None:
         """ "400" (listing the valid names) unless `model` names an upscaler; loads nothing."""
-        key = model.strip().lower()
-        if key in (AUTO, LANCZOS, ""):
-            return
-        if any(key in (m.family, m.name) for m in bundled.installed()) or self._file_named(key) is not None:
-            return
-        raise ImgOpenError("400", f"model: no upscaler named {model!r}; valid: {', '.join(self.names())}")
+        if not self.knows(model):
+            raise ImgOpenError("400", f"model: no upscaler named {model!r}; valid: {', '.join(self.names())}")
 
     # --- upscaling --------------------------------------------------------------------------
     def upscale(
@@ -163,7 +166,7 @@ class Upscalers:
         if isinstance(model, Path):
             return self._file_steps(model)
         wanted = model.strip()
-        key = wanted.lower() if wanted.lower() not in ("", AUTO) else DEFAULT_FAMILY
+        key = _key(wanted) if _key(wanted) not in ("", AUTO) else DEFAULT_FAMILY
         members = [m for m in bundled.installed() if key in (m.family, m.name)]
         if members:
             return {m.scale: _Step(m.name, self._bundled_loader(m)) for m in members}
@@ -225,6 +228,11 @@ class Upscalers:
 
 
 _SUFFIXES = TORCH_SUFFIXES + ONNX_SUFFIXES
+
+
+def _key(model: str) -> str:
+    key = model.strip().lower()
+    return bundled.A1111_NAMES.get(key, key)
 
 
 def _bleed(rgba: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -1,0 +1,1 @@
+"""ControlNet preprocessors (annotators), grouped by kind; the registry is vision/preprocessors.py."""
