@@ -14,6 +14,7 @@ from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool, ToolParams, ToolResult
 from imgopen.vision.control.depth import DEPTH_WEIGHTS
+from imgopen.vision.control.settings import map_size
 from imgopen.vision.preprocessors import ANNOTATORS, AnnotatorModels, PreprocessSettings, annotate, canonical
 
 # "none" would hand the image back unchanged: not a preview of anything.
@@ -85,11 +86,20 @@ class CntPreviewTool(Tool[CntPreviewParams, CntPreviewResult]):
         self.models = models or AnnotatorModels()
 
     def precheck(self, params: CntPreviewParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
+        # processorRes sets the shorter side: a long thin image would give a map of gigapixels.
+        width, height = map_size(sizes["sourceImage"], params.processorRes)
+        if width * height > settings.max_output_pixels:
+            raise ImgOpenError(
+                "400",
+                f"processorRes: the map would be {width}x{height}, over the limit of "
+                f"{settings.max_output_pixels / 1e6:g} megapixels; give a smaller processorRes",
+            )
         if params.preprocessor in _NEEDS_DEPTH:
             DEPTH_WEIGHTS.require(settings.models_dir)
 
     def run(self, params: CntPreviewParams, ctx: TaskContext) -> CntPreviewResult:
         image = ctx.image(params.sourceImage, "sourceImage")
+        self.precheck(params, {"sourceImage": image.size}, ctx.settings)
         settings = PreprocessSettings(
             params.processorRes, params.thresholdA, params.thresholdB, ctx.settings.models_dir, self.models
         )

@@ -42,10 +42,16 @@ class ControlMap:
     pose: dict[str, Any] | None = None  # OpenPose JSON, for the pose preprocessors
 
 
+def map_size(size: tuple[int, int], resolution: int) -> tuple[int, int]:
+    """(w, h) of the map for an image of `size`: the shorter side `resolution`, the aspect kept."""
+    scale = resolution / min(size)
+    return max(8, round(size[0] * scale)), max(8, round(size[1] * scale))
+
+
 def at_resolution(image: Image.Image, resolution: int) -> Image.Image:
     """RGB, scaled so the shorter side is `resolution` (as sd-webui-controlnet's preprocessors)."""
     scale = resolution / min(image.size)
-    size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
+    size = map_size(image.size, resolution)
     if size == image.size:
         return image.convert("RGB")
     return image.convert("RGB").resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
