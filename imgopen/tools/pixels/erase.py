@@ -18,7 +18,6 @@ from pydantic import Field
 from imgopen.config import Settings
 from imgopen.engine.inpaint import InpaintJob
 from imgopen.engine.service import DiffusionEngine
-from imgopen.errors import ImgOpenError
 from imgopen.media.encode import OutputFormat
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
@@ -77,15 +76,7 @@ class EraseTool(Tool[EraseParams, EraseResult]):
         if params.model == "lama":
             lama.WEIGHTS.require(settings.models_dir)
         if params.model == "sd":
-            self._require_engine()
-
-    def _require_engine(self) -> DiffusionEngine:
-        if self.engine is None or not self.engine.has_checkpoint():
-            folder = self.engine.catalog.models_dir / "checkpoints" if self.engine else "models/checkpoints"
-            raise ImgOpenError(
-                "503", f"model: 'sd' needs a Stable Diffusion checkpoint: put a .safetensors file into {folder}"
-            )
-        return self.engine
+            sd_paint.require_engine(self.engine)
 
     def run(self, params: EraseParams, ctx: TaskContext) -> EraseResult:
         source = ctx.image(params.sourceImage, "sourceImage", mode=None)
@@ -116,7 +107,7 @@ class EraseTool(Tool[EraseParams, EraseResult]):
     def _sd(
         self, image: Image.Image, hole: NDArray[np.bool_], params: EraseParams, ctx: TaskContext
     ) -> tuple[Image.Image, str]:
-        engine = self._require_engine()
+        engine = sd_paint.require_engine(self.engine)
         left, top, right, bottom = masks.bounding_box(hole)
         mask = Image.fromarray(hole.astype(np.uint8) * 255)
         # "fill" (0) starts the hole from colours flowed in from around it, so nothing of the

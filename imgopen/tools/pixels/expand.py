@@ -87,15 +87,7 @@ class ImgExpandTool(Tool[ImgExpandParams, ImgExpandResult]):
             )
         resolve_sampler(params.sampler, "sampler")
         if params.model == "sd":
-            self._require_engine()
-
-    def _require_engine(self) -> DiffusionEngine:
-        if self.engine is None or not self.engine.has_checkpoint():
-            folder = self.engine.catalog.models_dir / "checkpoints" if self.engine else "models/checkpoints"
-            raise ImgOpenError(
-                "503", f"model: 'sd' needs a Stable Diffusion checkpoint: put a .safetensors file into {folder}"
-            )
-        return self.engine
+            sd_paint.require_engine(self.engine)
 
     def run(self, params: ImgExpandParams, ctx: TaskContext) -> ImgExpandResult:
         image = ctx.image(params.sourceImage, "sourceImage")
@@ -134,7 +126,7 @@ class ImgExpandTool(Tool[ImgExpandParams, ImgExpandResult]):
         first: int,
         ctx: TaskContext,
     ) -> tuple[list[Image.Image], str]:
-        engine = self._require_engine()
+        engine = sd_paint.require_engine(self.engine)
         start = Image.fromarray(outpaint_fill.fill(rgb, size, offset, first))
         mask = Image.new("L", size, 255)
         mask.paste(0, (offset[0], offset[1], offset[0] + rgb.shape[1], offset[1] + rgb.shape[0]))

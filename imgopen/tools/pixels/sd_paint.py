@@ -10,9 +10,20 @@ import math
 from imgopen.engine.inpaint import WORK_SIDE, InpaintJob, InpaintOutcome
 from imgopen.engine.resolve import default_checkpoint
 from imgopen.engine.service import DiffusionEngine
+from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 
 MIN_SIDE = 256
+
+
+def require_engine(engine: DiffusionEngine | None) -> DiffusionEngine:
+    """The engine, or "503" when no SD checkpoint is installed (the tool's `model: "sd"`)."""
+    if engine is None or not engine.has_checkpoint():
+        folder = engine.catalog.models_dir / "checkpoints" if engine else "models/checkpoints"
+        raise ImgOpenError(
+            "503", f"model: 'sd' needs a Stable Diffusion checkpoint: put a .safetensors file into {folder}"
+        )
+    return engine
 
 
 def work_side(engine: DiffusionEngine, region: tuple[int, int]) -> int:

@@ -24,14 +24,14 @@ class BundledModel:
     family: str  # names every scale of one network: "realesr-animevideov3"
     scale: int
     architecture: str
-    tile: int  # input pixels per tile side: ~0.5 GB of activations at these sizes
+    tile: int  # input pixels per tile side: ~0.6 GB peak beyond the output (bench/upscale_memory.py)
     pad: int  # context per side; animevideov3 sees 18 px (18 3x3 convolutions), so 24 is exact
 
 
 BUNDLED = (
-    BundledModel("realesr-animevideov3-x2", "realesr-animevideov3", 2, "SRVGGNetCompact", 384, 24),
-    BundledModel("realesr-animevideov3-x3", "realesr-animevideov3", 3, "SRVGGNetCompact", 384, 24),
-    BundledModel("realesr-animevideov3-x4", "realesr-animevideov3", 4, "SRVGGNetCompact", 384, 24),
+    BundledModel("realesr-animevideov3-x2", "realesr-animevideov3", 2, "SRVGGNetCompact", 256, 24),
+    BundledModel("realesr-animevideov3-x3", "realesr-animevideov3", 3, "SRVGGNetCompact", 256, 24),
+    BundledModel("realesr-animevideov3-x4", "realesr-animevideov3", 4, "SRVGGNetCompact", 256, 24),
     BundledModel("realesrgan-x4plus", "realesrgan-x4plus", 4, "RRDBNet", 128, 16),
     BundledModel("realesrgan-x4plus-anime", "realesrgan-x4plus-anime", 4, "RRDBNet", 128, 16),
 )

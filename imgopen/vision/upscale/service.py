@@ -8,7 +8,7 @@ x2 remains ("big steps"), then Lanczos resampling for the rest. A network larger
 (x4 for x2) runs once and is resampled down, as A1111 does. "auto" under x2 overall is resampling
 alone; a model named explicitly always runs.
 
-"auto" is realesr-animevideov3: on 2 CPU cores it enlarges 512x512 to 2048x2048 in about 2.5 s and,
+"auto" is realesr-animevideov3: on 2 CPU cores it enlarges 512x512 to 2048x2048 in about 3 to 4 s and,
 on scikit-image's photographs, its PSNR is at or above realesrgan-x4plus's (a GAN that invents
 texture, 20-30 times slower here: over a minute for the same image). realesrgan-x4plus stays
 available by name for photographs where invented detail is wanted.
