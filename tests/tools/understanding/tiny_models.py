@@ -17,6 +17,17 @@ LM_WORDS = (
 LM_SPECIALS = ("<|endoftext|>", "<unk>")
 
 
+# The vision encoder every tiny captioner and CLIP here shares: 32 px images in 8 px patches.
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "image_size": 32,
+    "patch_size": 8,
+}
+
+
 def blip_captioner(folder: Path, seed: int = 0) -> Path:
     """BlipForConditionalGeneration (32 px images, 8 px patches) with a BERT word-piece tokenizer
     and BLIP's processor, as Salesforce/blip-image-captioning-* folders are laid out."""
@@ -44,14 +55,7 @@ def blip_captioner(folder: Path, seed: int = 0) -> Path:
             "sep_token_id": vocab.index("[SEP]"),
             "eos_token_id": vocab.index("[SEP]"),
         },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        vision_config=dict(TINY_VISION),
         projection_dim=32,
     )
     torch.manual_seed(seed)
@@ -73,14 +77,7 @@ def git_captioner(folder: Path, seed: int = 0) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CAPTION_WORDS.split()]
     tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)})
     config = GitConfig(
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        vision_config=dict(TINY_VISION),
         vocab_size=len(vocab),
         hidden_size=32,
         intermediate_size=37,
@@ -118,14 +115,7 @@ def clip_model(folder: Path, seed: int = 0) -> Path:
             "num_attention_heads": 4,
             "max_position_embeddings": 77,
         },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        vision_config=dict(TINY_VISION),
         projection_dim=16,
     )
     torch.manual_seed(seed)
