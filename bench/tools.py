@@ -38,7 +38,7 @@ def time_direct(tool: Any, body: dict[str, Any], settings: Any, services: Any) -
     """Seconds of the tool's run() on a fresh context (inputs decoded inside, as in a worker)."""
     from imgopen.tasks.context import TaskContext
 
-    ctx = TaskContext(uuid.uuid4().hex, settings, services.inputs, services.storage)
+    ctx = TaskContext(uuid.uuid4().hex, "bench", settings, services.inputs, services.storage)
     params = tool.params_model.model_validate(body)
     started = time.perf_counter()
     tool.run(params, ctx)

@@ -83,7 +83,9 @@ def build_services(settings: Settings, extra_tools: Sequence[AnyTool] = ()) -> S
     fetcher = Fetcher(
         policy, FetchLimits(settings.max_input_bytes, settings.fetch_timeout_seconds, settings.max_redirects)
     )
-    inputs = ImageInputs(fetcher, storage, InputLimits(settings.max_input_bytes, settings.max_input_pixels))
+    inputs = ImageInputs(
+        fetcher, storage, InputLimits(settings.max_input_bytes, settings.max_input_pixels), owners=store.owner_of
+    )
     metrics = Metrics()
     metrics.watch_queue(store.counts)
     catalog = ModelCatalog(settings.models_dir.resolve(), db, settings.catalog_rescan_seconds)

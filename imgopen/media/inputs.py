@@ -8,6 +8,7 @@ import binascii
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
@@ -15,7 +16,7 @@ from PIL import Image
 from imgopen.errors import ImgOpenError
 from imgopen.media.decode import Decoded, decode_image
 from imgopen.media.fetch import Fetcher
-from imgopen.storage.base import Storage
+from imgopen.storage.base import Storage, check_key, task_of_key
 
 STORED_PREFIX = "stored:"
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?)(?P<b64>;base64)?,", re.I)
@@ -73,6 +74,15 @@ class DecodedHandoff:
             return item[0]
 
 
+# The access key that submitted a task (None: no such task): who owns its inputs and outputs.
+OwnerLookup = Callable[[str], str | None]
+
+
+def no_owners(_task_id: str) -> str | None:
+    """For contexts without a task table (direct tool calls): no stored file belongs to anyone."""
+    return None
+
+
 @dataclass(frozen=True)
 class InputLimits:
     max_bytes: int
@@ -80,27 +90,67 @@ class InputLimits:
 
 
 class ImageInputs:
-    """Reads and decodes input images within the limits; every failure is a 413 or 422."""
+    """Reads and decodes input images within the limits; every failure is a 413 or 422.
 
-    def __init__(self, fetcher: Fetcher, storage: Storage, limits: InputLimits, handoff_bytes: int = 256 << 20) -> None:
+    Every read is on behalf of an access key (`key_id`): a file of this server's storage, named
+    by a `stored:` reference or by one of its URLs, is read only for the key that owns it, or
+    through a URL whose signature is valid; anything else is "404", as if it did not exist."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        storage: Storage,
+        limits: InputLimits,
+        owners: OwnerLookup = no_owners,
+        handoff_bytes: int = 256 << 20,
+    ) -> None:
         self._fetcher = fetcher
         self._storage = storage
         self.limits = limits
+        self._owners = owners
         self._handoff = DecodedHandoff(handoff_bytes)
 
-    def read_bytes(self, value: str, what: str) -> bytes:
+    def read_bytes(self, value: str, what: str, key_id: str) -> bytes:
         value = value.strip()
+        return self._read(value, what, self._storage_key(value, what, key_id))
+
+    def _storage_key(self, value: str, what: str, key_id: str) -> str | None:
+        """The storage key `value` names, when it names one that `key_id` may read; None for
+        values that are not this server's files; "404" for files of others (or none)."""
         if not value:
             raise ImgOpenError("400", f"{what}: empty image value")
         if value.startswith(STORED_PREFIX):
-            return self._storage.get(value[len(STORED_PREFIX) :])
-        lowered = value[:8].lower()
-        if lowered.startswith(("http://", "https://")):
-            own_key = self._storage.key_from_url(value)
-            if own_key is not None:
-                return self._storage.get(own_key)
+            key, signed = value[len(STORED_PREFIX) :], False
+        elif value[:8].lower().startswith(("http://", "https://")):
+            try:
+                own = self._storage.key_from_url(value)
+            except ImgOpenError:
+                raise ImgOpenError("404", f"{what}: no such file on this server") from None
+            if own is None:
+                return None
+            key, signed = own
+        else:
+            return None
+        if signed:
+            return key
+        try:
+            check_key(key)
+        except ImgOpenError:
+            raise ImgOpenError("404", f"{what}: no such file on this server") from None
+        task_id = task_of_key(key)
+        if task_id is None or self._owners(task_id) != key_id:
+            raise ImgOpenError("404", f"{what}: no such file on this server")
+        return key
+
+    def _read(self, value: str, what: str, key: str | None) -> bytes:
+        if key is not None:
+            try:
+                return self._storage.get(key)
+            except ImgOpenError:
+                raise ImgOpenError("404", f"{what}: no such file on this server") from None
+        if value[:8].lower().startswith(("http://", "https://")):
             return self._fetcher.get(value, what).data
-        if lowered.startswith("data:"):
+        if value[:5].lower().startswith("data:"):
             return self._data_uri(value, what)
         return self._base64(value, what)
 
@@ -108,15 +158,17 @@ class ImageInputs:
         """Keep an image decoded at submit for the worker of this process that will run the task."""
         self._handoff.put(value, decoded)
 
-    def decode(self, value: str, what: str) -> Decoded:
+    def decode(self, value: str, what: str, key_id: str) -> Decoded:
+        # The owner check comes first: a handed-over image is no way around it.
+        key = self._storage_key(value.strip(), what, key_id)
         handed = self._handoff.take(value)
         if handed is not None:
             return handed
-        return decode_image(self.read_bytes(value, what), what, self.limits.max_pixels)
+        return decode_image(self._read(value.strip(), what, key), what, self.limits.max_pixels)
 
-    def load(self, value: str, what: str, mode: str | None = "RGB") -> Image.Image:
+    def load(self, value: str, what: str, key_id: str, mode: str | None = "RGB") -> Image.Image:
         """The decoded image converted to `mode` (None: as decoded)."""
-        image = self.decode(value, what).image
+        image = self.decode(value, what, key_id).image
         if mode is None or image.mode == mode:
             return image
         has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from imgopen.errors import ImgOpenError
 
 _KEY = re.compile(r"^(inputs|outputs|previews|models)/[A-Za-z0-9._\-/]{1,400}$")
+# Keys that belong to one task, hence to the access key that submitted it.
+_TASK_KEY = re.compile(r"^(?:inputs|outputs)/(?P<task>[A-Za-z0-9_\-]{1,64})/[^/]")
 
 
 def check_key(key: str) -> str:
@@ -15,6 +17,20 @@ def check_key(key: str) -> str:
     if not _KEY.match(key) or ".." in key.split("/") or "//" in key:
         raise ImgOpenError("404", f"no such file: {key}")
     return key
+
+
+def task_of_key(key: str) -> str | None:
+    """The task whose input or output `key` is; None for keys that belong to no task."""
+    match = _TASK_KEY.match(key)
+    return match.group("task") if match else None
+
+
+class OwnFile(NamedTuple):
+    """A URL of this storage: the key behind it, and whether it carries a valid signature (a
+    signed URL is a capability its owner handed out; an unsigned one proves nothing)."""
+
+    key: str
+    signed: bool
 
 
 class Storage(Protocol):
@@ -28,6 +44,7 @@ class Storage(Protocol):
 
     def url(self, key: str) -> str: ...
 
-    def key_from_url(self, url: str) -> str | None:
-        """The key behind one of this storage's own URLs (signature checked), else None."""
+    def key_from_url(self, url: str) -> OwnFile | None:
+        """The key behind one of this storage's own URLs (and whether its signature is valid),
+        else None for any other URL."""
         ...

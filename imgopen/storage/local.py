@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from imgopen.errors import ImgOpenError
-from imgopen.storage.base import check_key
+from imgopen.storage.base import OwnFile, check_key
 from imgopen.storage.signing import UrlSigner
 
 FILES_ROUTE = "/files/"
@@ -61,13 +61,13 @@ class LocalStorage:
         """Whether a request for key may be served (always, when URLs are not signed)."""
         return self._signer is None or self._signer.verify(key, exp, sig)
 
-    def key_from_url(self, url: str) -> str | None:
+    def key_from_url(self, url: str) -> OwnFile | None:
         if not url.startswith(self._base + FILES_ROUTE):
             return None
         parts = urlsplit(url)
-        key = parts.path[len(urlsplit(self._base).path) + len(FILES_ROUTE) :]
+        key = check_key(parts.path[len(urlsplit(self._base).path) + len(FILES_ROUTE) :])
+        if self._signer is None:
+            return OwnFile(key, signed=False)
         query = parse_qs(parts.query)
-        if not self.verify(key, next(iter(query.get("exp", [])), None), next(iter(query.get("sig", [])), None)):
-            raise ImgOpenError("422", "this server's file URL has a wrong or expired signature")
-        check_key(key)
-        return key
+        exp, sig = next(iter(query.get("exp", [])), None), next(iter(query.get("sig", [])), None)
+        return OwnFile(key, signed=self._signer.verify(key, exp, sig))

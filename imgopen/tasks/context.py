@@ -59,6 +59,7 @@ class TaskContext:
     def __init__(
         self,
         task_id: str,
+        key_id: str,
         settings: Settings,
         inputs: ImageInputs,
         storage: Storage,
@@ -67,6 +68,8 @@ class TaskContext:
         min_progress_interval: float = 0.25,
     ) -> None:
         self.task_id = task_id
+        # The access key the task runs for: its inputs are read on its behalf (see ImageInputs).
+        self.key_id = key_id
         self.settings = settings
         self.inputs = inputs
         self.storage = storage
@@ -84,7 +87,7 @@ class TaskContext:
 
     # --- inputs ---------------------------------------------------------------------------------
     def image(self, ref: str, what: str, mode: str | None = "RGB") -> Image.Image:
-        return self.inputs.load(ref, what, mode)
+        return self.inputs.load(ref, what, self.key_id, mode)
 
     # --- outputs --------------------------------------------------------------------------------
     def save_image(

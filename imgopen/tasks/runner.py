@@ -61,7 +61,7 @@ class TaskRunner:
             if not self._store.set_progress(task.id, owner, fraction, info):
                 stop.set(StopReason.LEASE_LOST)
 
-        ctx = TaskContext(task.id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
+        ctx = TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
         handler = self._handlers.get(task.kind)
         try:
             if handler is None:

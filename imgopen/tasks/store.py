@@ -30,6 +30,7 @@ T = cast(Table, Task.__table__)
 C = cast(Table, CallbackDelivery.__table__)
 
 _BY_ID = select(T).where(T.c.id == bindparam("id"))
+_OWNER_BY_ID = select(T.c.key_id).where(T.c.id == bindparam("id"))
 _BY_BUSINESS_ID = select(T).where(T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid"))
 _HASH_BY_BUSINESS_ID = select(T.c.id, T.c.body_hash).where(
     T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid")
@@ -171,6 +172,11 @@ class TaskStore:
 
     def get(self, task_id: str) -> Task | None:
         return _task(self._one(_BY_ID, {"id": task_id}))
+
+    def owner_of(self, task_id: str) -> str | None:
+        """The access key that submitted the task (None: no such task)."""
+        row = self._one(_OWNER_BY_ID, {"id": task_id})
+        return str(row.key_id) if row is not None else None
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""

@@ -139,7 +139,7 @@ class TaskSubmitter:
         task_id = sub.task_id or self._store.new_id()
         params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
         try:
-            sizes = self._store_inputs(sub.request, params, task_id)
+            sizes = self._store_inputs(sub.request, params, task_id, sub.key_id)
             if sub.precheck is not None:
                 sub.precheck(sizes)
             task, created = self._store.submit(
@@ -166,7 +166,9 @@ class TaskSubmitter:
         self._executor.notify(sub.pool)
         return task, True
 
-    def _store_inputs(self, request: BaseModel, params: dict[str, Any], task_id: str) -> dict[str, tuple[int, int]]:
+    def _store_inputs(
+        self, request: BaseModel, params: dict[str, Any], task_id: str, key_id: str
+    ) -> dict[str, tuple[int, int]]:
         """Fetch and check every image input; keep large or fetched ones in storage (the params
         then hold a `stored:` reference), small inline ones stay in the params as they came."""
         sizes: dict[str, tuple[int, int]] = {}
@@ -174,7 +176,7 @@ class TaskSubmitter:
         for path, value in iter_images(request):
             what = path_text(path)
             if value not in done:
-                data = self._inputs.read_bytes(value, what)
+                data = self._inputs.read_bytes(value, what, key_id)
                 decoded = decode_image(data, what, self._inputs.limits.max_pixels)
                 ref: str = value
                 if not is_inline(value) or len(value) > INLINE_LIMIT:

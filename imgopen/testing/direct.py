@@ -17,4 +17,4 @@ def direct_context(settings: Settings, task_id: str = "direct") -> TaskContext:
         FetchLimits(settings.max_input_bytes, settings.fetch_timeout_seconds, settings.max_redirects),
     )
     inputs = ImageInputs(fetcher, storage, InputLimits(settings.max_input_bytes, settings.max_input_pixels))
-    return TaskContext(task_id, settings, inputs, storage)
+    return TaskContext(task_id, "direct", settings, inputs, storage)

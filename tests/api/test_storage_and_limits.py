@@ -46,9 +46,19 @@ def test_signed_urls_are_checked_and_outputs_carry_parameters(signed: Served, bi
     # This server's own output URL is a valid input: read from storage, not fetched over HTTP.
     again = signed.client.wait(signed.client.img_enlarge(bid(), url, scale=2))
     assert (again["width"], again["height"]) == (120, 60)
-    with pytest.raises(ApiError) as forged:
-        signed.client.img_enlarge(bid(), bare + "?exp=9999999999&sig=00", scale=2)
-    assert forged.value.code == "422"
+    # Another key: the signed URL is a capability its owner handed out; the bare or forged one is
+    # "404", as if the file did not exist.
+    other = signed.new_client("other")
+    shared = other.wait(other.img_enlarge(bid(), url, scale=2))
+    assert (shared["width"], shared["height"]) == (120, 60)
+    for unsigned in (bare, bare + "?exp=9999999999&sig=00"):
+        with pytest.raises(ApiError) as forged:
+            other.img_enlarge(bid(), unsigned, scale=2)
+        assert forged.value.code == "404"
+    other.close()
+    # The owner may use its own output whatever the signature (an expired URL of its own, say).
+    mine = signed.client.wait(signed.client.img_enlarge(bid(), bare + "?exp=1&sig=00", scale=1))
+    assert (mine["width"], mine["height"]) == (60, 30)
 
 
 def test_active_task_limit_answers_429(signed: Served, bid: Callable[..., str]) -> None:
