@@ -211,7 +211,7 @@ def latency(base_url: str, keys: Keys, data_dir: Path, rounds: int) -> tuple[flo
     from imgopen.config import Settings
     from imgopen.testing.direct import direct_context
     from imgopen.tools.img_enlarge import ImgEnlargeParams, ImgEnlargeTool
-    from imgopen.vision.upscale import Upscalers
+    from imgopen.vision.upscale.service import Upscalers
 
     image = small_image_uri(256)
     ctx = direct_context(Settings(data_dir=data_dir / "direct"))

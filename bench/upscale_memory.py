@@ -66,7 +66,7 @@ def measure(size: int, model: str, how: str) -> dict[str, Any]:
     from PIL import Image
 
     from imgopen.testing.images import astronaut
-    from imgopen.vision.upscale import Upscalers
+    from imgopen.vision.upscale.service import Upscalers
     from imgopen.vision.upscale.tiles import upscale_tiled
 
     upscalers = Upscalers(Path(tempfile.mkdtemp()))

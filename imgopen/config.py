@@ -46,15 +46,55 @@ class Settings(BaseSettings):
     )
 
     # --- storage -----------------------------------------------------------------------------
-    storage: Literal["local"] = Field("local", description="Where outputs live.")
+    storage: Literal["local", "s3"] = Field(
+        "local", description="Where inputs, outputs and previews live: a local folder, or an S3 bucket (a cluster)."
+    )
     storage_dir: Path | None = Field(None, description="Local storage folder; default: <data_dir>/files.")
     url_signing_key: str | None = Field(
         None, description="When set, output URLs carry an HMAC signature and an expiry."
     )
     url_expiry_seconds: int = Field(7 * 24 * 3600, ge=60, description="Lifetime of a signed output URL.")
+    s3_bucket: str | None = Field(None, description="S3 storage: the bucket (it must exist).")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 storage: the server's URL (unset: AWS); e.g. http://127.0.0.1:8333 for SeaweedFS."
+    )
+    s3_region: str = Field("us-east-1", description="S3 storage: the region.")
+    s3_path_style: bool = Field(
+        False, description="S3 storage: path-style URLs (endpoint/bucket/key), as most S3 servers other than AWS need."
+    )
+    s3_public_base_url: str | None = Field(
+        None,
+        description="S3 storage: outputs under this public URL (a CDN, a public bucket) instead of pre-signed URLs.",
+    )
 
     # --- executor ----------------------------------------------------------------------------
-    executor: Literal["inprocess"] = Field("inprocess", description="How tasks are dispatched to workers.")
+    executor: Literal["inprocess", "celery"] = Field(
+        "inprocess",
+        description="How tasks reach workers: threads of this process, or worker processes over Celery (a cluster).",
+    )
+    broker_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672//",
+        description="Celery broker of a cluster: RabbitMQ (amqp://...) or Redis (redis://...).",
+    )
+    cluster_name: str = Field(
+        "imgopen",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Names the broker queues (NAME.gpu, NAME.cpu, NAME.train): several clusters can share a broker.",
+    )
+    redis_visibility_timeout_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description=(
+            "Redis broker: a delivery not acknowledged within this time is delivered again (kombu's default). "
+            "Workers acknowledge a task when they claim it, so long tasks are not affected."
+        ),
+    )
+    affinity_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="A task waits this long at most for a worker that has its checkpoint loaded; then any takes it.",
+    )
+    heartbeat_seconds: float = Field(2.0, gt=0, description="How often a cluster worker records itself.")
     gpu_workers: int = Field(1, ge=0, le=64, description="Workers for GPU-bound tasks (diffusion, training).")
     cpu_workers: int = Field(2, ge=0, le=256, description="Workers for CPU-bound tasks (image tools).")
     lease_seconds: float = Field(30.0, gt=0, description="A worker renews its lease on a running task this often x3.")

@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from imgopen.clock import now_ms
+
+
+class _PoolStats(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def pool(self) -> str: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def oldest_ms(self) -> int: ...
+
 
 class _QueueCollector(Collector):
-    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
-        self._counts = counts
+    """Read from the task table and the workers at each scrape: the same figures from every API
+    process of a cluster."""
+
+    def __init__(self, stats: Callable[[], Sequence[_PoolStats]], workers_alive: Callable[[], dict[str, int]]) -> None:
+        self._stats = stats
+        self._workers_alive = workers_alive
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily("imgopen_tasks", "Tasks queued or running, by pool", labels=["state", "pool"])
-        for (state, pool), count in sorted(self._counts().items()):
-            gauge.add_metric([state, pool], count)
-        yield gauge
+        tasks = GaugeMetricFamily("imgopen_tasks", "Tasks queued or running, by pool", labels=["state", "pool"])
+        oldest = GaugeMetricFamily(
+            "imgopen_queue_oldest_seconds", "Age of the oldest queued task, by pool", labels=["pool"]
+        )
+        now = now_ms()
+        for item in sorted(self._stats(), key=lambda s: (s.state, s.pool)):
+            tasks.add_metric([item.state, item.pool], item.count)
+            if item.state == "queued":
+                oldest.add_metric([item.pool], max(0.0, (now - item.oldest_ms) / 1000))
+        workers = GaugeMetricFamily("imgopen_workers_alive", "Workers alive, by pool", labels=["pool"])
+        for pool, count in sorted(self._workers_alive().items()):
+            workers.add_metric([pool], count)
+        yield tasks
+        yield oldest
+        yield workers
 
 
 class Metrics:
@@ -44,8 +73,10 @@ class Metrics:
             "imgopen_callbacks", "Callback delivery attempts by outcome", ["outcome"], registry=self.registry
         )
 
-    def watch_queue(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
-        self.registry.register(_QueueCollector(counts))
+    def watch_queue(
+        self, stats: Callable[[], Sequence[_PoolStats]], workers_alive: Callable[[], dict[str, int]]
+    ) -> None:
+        self.registry.register(_QueueCollector(stats, workers_alive))
 
     def task_finished(self, kind: str, tool: str, state: str, seconds: float) -> None:
         self.finished.labels(kind, tool, state).inc()

@@ -17,7 +17,7 @@ from imgopen.api.routes.models import build_model_router
 from imgopen.api.routes.sd import build_sd_router
 from imgopen.api.routes.tools import build_tool_router
 from imgopen.api.routes.training import build_training_router
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ DESCRIPTION = """A self-hosted server for the Img Open image API. Every endpoint
 Authenticate with the headers `X-Request-req-accessKeyId` and `X-Request-req-accessKeySecret`."""
 
 
-def create_app(services: Services, start_services: bool = True) -> FastAPI:
+def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
     """The app; with start_services, workers and callbacks run for the app's lifetime."""
 
     @asynccontextmanager

@@ -8,11 +8,11 @@ from fastapi import Depends, Header, Request
 
 from imgopen.accounts.keys import KeyAuthError, KeyInfo
 from imgopen.errors import ImgOpenError
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def get_services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
     return services
 
 
@@ -31,5 +31,5 @@ def current_key(
         raise ImgOpenError(exc.code, exc.msg) from exc
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[ApiServices, Depends(get_services)]
 KeyDep = Annotated[KeyInfo, Depends(current_key)]

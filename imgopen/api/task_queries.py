@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from imgopen.db.tables import Task
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
 from imgopen.tasks.states import TaskState
 
 
-async def settled(services: Services, find: Callable[[], Task], wait_seconds: float) -> Task:
+async def settled(services: ApiServices, find: Callable[[], Task], wait_seconds: float) -> Task:
     """The task from `find`; with wait_seconds, not before it has ended or the time is up.
 
     `find` runs on the event loop: it is one indexed read, cheaper than a hop to a thread and
@@ -25,7 +25,7 @@ async def settled(services: Services, find: Callable[[], Task], wait_seconds: fl
     return task
 
 
-def cancel_task(services: Services, task: Task) -> dict[str, Any]:
+def cancel_task(services: ApiServices, task: Task) -> dict[str, Any]:
     """Drop a queued task, or ask a running one to stop at its next step."""
     state = services.tasks.cancel(task)
     if state == TaskState.CANCELLED:

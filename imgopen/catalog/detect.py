@@ -25,6 +25,7 @@ SD2: Final = "SD 2.x"
 SDXL: Final = "SDXL 1.0"
 FLUX_DEV: Final = "Flux.1 D"
 FLUX_SCHNELL: Final = "Flux.1 S"
+FLUX_FAMILIES: Final = (FLUX_DEV, FLUX_SCHNELL)
 UNKNOWN: Final = "unknown"
 BASE_MODELS: Final = (SD15, SD2, SDXL, FLUX_DEV, FLUX_SCHNELL, UNKNOWN)
 KINDS: Final = ("checkpoint", "lora", "vae", "embedding", "controlnet", "upscaler", "unknown")

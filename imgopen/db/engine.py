@@ -20,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from imgopen.config import Settings
 
@@ -35,11 +36,14 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        kwargs["pool_size"] = 16
-        kwargs["max_overflow"] = 16
+            kwargs["pool_size"] = 16
+            kwargs["max_overflow"] = 16
+        else:
+            # In memory ("sqlite://", tests): each new connection would open a new, empty database.
+            kwargs["poolclass"] = StaticPool
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10

@@ -67,6 +67,28 @@ class Task(Base):
     finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The checkpoint the task wants (SD, Flux): a worker that has it loaded claims the task first.
+    affinity: Mapped[str | None] = mapped_column(String(400), nullable=True)
+
+
+class Worker(Base):
+    """A worker process of a cluster: what it serves, what it has loaded, what it runs now. Written by
+    the worker's heartbeat; read by the dispatcher (affinity), `imgopen workers`, /readyz, /metrics."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    pools: Mapped[list[str]] = mapped_column(JSON)
+    device: Mapped[str] = mapped_column(String(64))
+    # {"checkpoints": [...], "loras": [...]}: catalog names of what is in the model cache.
+    loaded: Mapped[dict[str, Any]] = mapped_column(JSON)
+    current_tasks: Mapped[list[str]] = mapped_column(JSON)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    # Set by unloadModels: the worker drops its cached models at its next heartbeat.
+    unload_requested_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class CallbackDelivery(Base):

@@ -8,24 +8,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from imgopen.engine.checks import check_adetailer_models
 from imgopen.engine.generate import Generator, seeded_generators
 from imgopen.engine.images import dilate, masked_region, paste_back
 from imgopen.engine.params import AdetailerArgs
 from imgopen.engine.prompt_encoding import encode_prompts
 from imgopen.engine.prompt_syntax import extract_networks
-from imgopen.errors import ImgOpenError
-
-FACE_MODEL_WORDS = ("face", "mediapipe")
-
-
-def check_models(args: list[AdetailerArgs]) -> None:
-    for index, item in enumerate(args):
-        if not any(word in item.ad_model.lower() for word in FACE_MODEL_WORDS):
-            raise ImgOpenError(
-                "400",
-                f"ADetailer.args[{index}].ad_model: {item.ad_model!r} is not a face model; this server detects faces "
-                "(MediaPipe), so use a face model name such as face_yolov8n.pt or mediapipe_face_full",
-            )
 
 
 def face_mask(size: tuple[int, int], box: tuple[int, int, int, int], grow: int, blur: int) -> Image.Image:
@@ -40,7 +28,7 @@ def redraw_faces(detector: Any, generator: Generator, images: list[Image.Image])
     """The images with every detected face re-drawn by each ADetailer pass; and the face count."""
     params = generator.params
     assert params.ADetailer is not None
-    check_models(params.ADetailer.args)
+    check_adetailer_models(params.ADetailer.args)
     loaded = generator.loaded
     inpaint = loaded.variant("inpaint")
     loaded.configure(inpaint, params.sampler_name, generator.vae)

@@ -65,6 +65,11 @@ class ModelCache:
         with self._lock:
             return list(self._items)
 
+    def values(self) -> list[Any]:
+        """What is loaded now (a snapshot)."""
+        with self._lock:
+            return [item.value for item in self._items.values()]
+
     def get(self, key: str, load: Callable[[], Any]) -> Cached:
         """The cached item, loading it on a miss (one loader per key at a time)."""
         with self._lock:

@@ -71,17 +71,6 @@ def _scale_residuals(_module: Any, _inputs: Any, output: Any) -> Any:
     return (scaled, mid, *tuple(output[2:])) if isinstance(output, tuple) else type(output)(scaled, mid)
 
 
-def check_modules(params: ControlNetParams) -> None:
-    """Unknown preprocessors answer "400" at submit."""
-    from imgopen.vision.preprocessors import PREPROCESSORS
-
-    for index, unit in enumerate(params.controlnet.args):
-        if unit.active and get_preprocessor(unit.module) is None:
-            valid = ", ".join(PREPROCESSORS)
-            message = f"controlnet.args[{index}].module: unknown preprocessor {unit.module!r}; valid: {valid}"
-            raise ImgOpenError("400", message)
-
-
 def prepare_controls(
     params: ControlNetParams, resolved: Resolved, ctx: TaskContext, size: tuple[int, int], init: Image.Image | None
 ) -> ControlSetup:

@@ -21,7 +21,7 @@ from imgopen.engine.progress import StepProgress
 from imgopen.engine.prompt_encoding import encode_prompts
 from imgopen.engine.resolve import LATENT_UPSCALERS, Resolved
 from imgopen.tasks.context import TaskContext
-from imgopen.vision.upscale import Upscalers
+from imgopen.vision.upscale.service import Upscalers
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imgopen.catalog.catalog import ModelEntry
+from imgopen.catalog.detect import FLUX_FAMILIES
 from imgopen.engine.device import Placement
 from imgopen.engine.tokenizers import CONFIG_FOR_BASE_MODEL, materialize_config
 from imgopen.errors import ImgOpenError
@@ -20,7 +21,6 @@ from imgopen.errors import ImgOpenError
 log = logging.getLogger(__name__)
 
 SD_FAMILIES = ("SD 1.5", "SD 2.x")
-FLUX_FAMILIES = ("Flux.1 D", "Flux.1 S")
 
 
 def family_of(entry: ModelEntry) -> str:

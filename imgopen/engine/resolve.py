@@ -14,7 +14,7 @@ from imgopen.catalog.catalog import ModelCatalog, ModelEntry
 from imgopen.engine.params import ControlNetParams, ControlNetUnit, Text2ImageParams
 from imgopen.engine.prompt_syntax import PromptSyntaxError, extract_networks
 from imgopen.errors import ImgOpenError
-from imgopen.vision.upscale import AUTO, LANCZOS, Upscalers
+from imgopen.vision.upscale.names import AUTO, LANCZOS, UpscalerNames
 
 GENERATION_FAMILIES = ("SD 1.5", "SD 2.x", "SDXL 1.0")
 LATENT_UPSCALERS = (
@@ -66,7 +66,7 @@ def default_checkpoint(catalog: ModelCatalog, preferred: str | None) -> ModelEnt
 
 
 def resolve(
-    params: Text2ImageParams, catalog: ModelCatalog, upscalers: Upscalers, preferred_default: str | None = None
+    params: Text2ImageParams, catalog: ModelCatalog, upscalers: UpscalerNames, preferred_default: str | None = None
 ) -> Resolved:
     """Every name in the request, found in the catalog; "404" / "400" / "503" naming what is wrong."""
     if params.sd_model_checkpoint:

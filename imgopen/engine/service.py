@@ -14,24 +14,25 @@ import torch
 from PIL import Image
 
 from imgopen.catalog.catalog import ModelCatalog, ModelEntry
+from imgopen.catalog.detect import FLUX_FAMILIES
 from imgopen.config import Settings
 from imgopen.engine.cache import ModelCache
-from imgopen.engine.controlnet import check_modules
+from imgopen.engine.checks import check_generation
 from imgopen.engine.device import Placement, choose_placement, is_out_of_memory
 from imgopen.engine.generate import Generator, infotext
 from imgopen.engine.inpaint import InpaintJob, InpaintOutcome, run_inpaint
-from imgopen.engine.loader import FLUX_FAMILIES, load_controlnet, load_pipeline, load_vae
-from imgopen.engine.params import ControlNetParams, Text2ImageParams
+from imgopen.engine.loader import load_controlnet, load_pipeline, load_vae
+from imgopen.engine.params import Text2ImageParams
 from imgopen.engine.pipelines import LoadedCheckpoint
-from imgopen.engine.resolve import Resolved, resolve
+from imgopen.engine.resolve import Resolved
 from imgopen.engine.results import SdImage, SdResult
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
-from imgopen.vision.upscale import Upscalers
+from imgopen.vision.upscale.service import Upscalers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Restores faces in an image; provided by the face tools when installed (None: not available).
+# Restores faces in an image (the face tools' restorer).
 FaceRestorer = Callable[[Image.Image], Image.Image]
 
 
@@ -46,7 +47,7 @@ def default_budget(placement: Placement) -> int:
 
 
 class DiffusionEngine:
-    def __init__(self, catalog: ModelCatalog, settings: Settings) -> None:
+    def __init__(self, catalog: ModelCatalog, settings: Settings, face_restorer: FaceRestorer | None = None) -> None:
         self.catalog = catalog
         self.settings = settings
         self.placement = choose_placement(settings.device, settings.dtype)
@@ -55,7 +56,8 @@ class DiffusionEngine:
         budget = int(settings.model_cache_gb * (1 << 30)) if settings.model_cache_gb else default_budget(self.placement)
         self.cache = ModelCache(budget)
         self.cache_dir: Path = settings.data_dir / "cache"
-        self.face_restorer: FaceRestorer | None = None
+        # restore_faces: the face tools' restorer, passed in by whoever builds both (None: not available).
+        self.face_restorer = face_restorer
         # One upscaler service for the hires fix and the pixel tools: loaded networks are shared.
         self.upscalers = Upscalers(settings.models_dir, settings.torch_threads)
         self._faces: Any = None
@@ -96,6 +98,15 @@ class DiffusionEngine:
     def unload(self) -> list[str]:
         return self.cache.unload()
 
+    def loaded(self) -> dict[str, list[str]]:
+        """Catalog names of the checkpoints in the cache and of the LoRAs applied to them (what a
+        cluster worker reports, so that tasks for them come here first)."""
+        checkpoints = [value for value in self.cache.values() if isinstance(value, LoadedCheckpoint)]
+        return {
+            "checkpoints": sorted({c.entry.name for c in checkpoints}),
+            "loras": sorted({Path(path).stem for c in checkpoints for path in c.adapters}),
+        }
+
     def inpaint(self, job: InpaintJob, ctx: TaskContext) -> InpaintOutcome:
         """SD inpainting for the tools: see engine/inpaint.py."""
         return run_inpaint(self, job, ctx)
@@ -108,15 +119,8 @@ class DiffusionEngine:
 
     # --- generation -----------------------------------------------------------------------------
     def check(self, params: Text2ImageParams) -> Resolved:
-        """Submit-time checks: every name resolves, every preprocessor exists."""
-        resolved = resolve(params, self.catalog, self.upscalers, self.settings.default_checkpoint)
-        if isinstance(params, ControlNetParams):
-            check_modules(params)
-        if params.ADetailer is not None:
-            from imgopen.engine.adetailer import check_models
-
-            check_models(params.ADetailer.args)
-        return resolved
+        """The submit-time checks again, as the task starts (files may have gone meanwhile)."""
+        return check_generation(params, self.catalog, self.upscalers.naming, self.settings.default_checkpoint)
 
     def with_memory_retry(self, run: Callable[[], T], what: str) -> T:
         """Out of memory: free every cached model not in use and try once more."""

@@ -1,32 +1,43 @@
-"""The executor interface: dispatches queued tasks to workers. The task table stays the source of
-truth; an executor only claims rows and hands them to a TaskRunner."""
+"""The executor interface: gets queued tasks to workers. The task table stays the source of truth;
+an executor only tells workers about rows, and workers claim them (tasks/store.py)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
+
+from imgopen.db.tables import Task
+
+# Where tasks run: "gpu" (diffusion), "cpu" (image tools), "train" (LoRA training). A worker
+# process serves one or more pools; `imgopen serve` runs "train" on its GPU workers.
+POOLS = ("gpu", "cpu", "train")
 
 
 class Executor(Protocol):
     def start(self) -> None:
-        """Start workers (and recover what a previous run left behind)."""
+        """Start workers or the dispatcher (and recover what a previous run left behind)."""
 
     def stop(self) -> None:
         """Stop taking tasks; running ones go back to the queue."""
 
-    def notify(self, pool: str) -> None:
-        """A task was queued in `pool`."""
+    def dispatch(self, task: Task) -> None:
+        """`task` was committed queued: have a worker of its pool take it."""
 
     def run_now(self, task_id: str) -> bool:
-        """Run a queued task in the caller's thread; False when a worker had already taken it."""
+        """Run a queued task in the caller's thread; False when that cannot be (a worker had already
+        taken it, or tasks run in other processes)."""
         ...
 
     def request_cancel(self, task_id: str) -> None:
         """Stop a running task at its next step (the cancel flag is already in the table)."""
 
-    def worker_count(self, pool: str) -> int:
-        """Workers of `pool` this executor runs (0: the pool is served elsewhere or not at all)."""
+    def workers_alive(self) -> dict[str, int]:
+        """Pool -> workers alive now (across the cluster, for the Celery executor)."""
         ...
 
-    def alive_workers(self) -> dict[str, int]:
-        """Pool -> workers of this executor that are alive now (readiness)."""
+    def worker_checks(self) -> dict[str, str]:
+        """Readiness lines about the workers, e.g. {"gpu_workers": "ok"} or "error: ..."."""
+        ...
+
+    def unload_models(self) -> dict[str, Any]:
+        """Drop every cached model not in use, wherever the workers are; what was done."""
         ...

@@ -11,8 +11,10 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from imgopen.config import Settings
+from imgopen.db.tables import Task
 from imgopen.tasks.context import StopReason
 from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.periodic import Periodic
@@ -20,7 +22,8 @@ from imgopen.tasks.runner import TaskRunner
 from imgopen.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
-POOLS = ("gpu", "cpu")
+# Worker thread groups, and the task pools each claims from: trainings share the GPU workers.
+THREAD_POOLS = {"gpu": ("gpu", "train"), "cpu": ("cpu",)}
 
 
 class InProcessExecutor:
@@ -31,38 +34,51 @@ class InProcessExecutor:
         leases: LeaseKeeper,
         settings: Settings,
         on_finished: Callable[[str], None] = lambda _task_id: None,
+        unload: Callable[[], list[str]] = list,
     ) -> None:
         self._store = store
+        self._unload = unload
         self._runner = runner
         self._leases = leases
         self._settings = settings
         self._sizes = {"gpu": settings.gpu_workers, "cpu": settings.cpu_workers}
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._boot = f"{settings.node_name}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._wake = {pool: threading.Condition() for pool in POOLS}
+        self._wake = {pool: threading.Condition() for pool in THREAD_POOLS}
         self._stopping = threading.Event()
         self._threads: list[tuple[threading.Thread, str]] = []
         self._reaper = Periodic("imgopen-reaper", max(settings.lease_seconds / 2, 0.2), self.recover)
         self._on_finished = on_finished
-        # Set by notify(); read under the pool's condition so a notify between a worker's empty
+        # Set by _wake_threads(); read under the pool's condition so a wake-up between a worker's empty
         # claim and its wait is never lost.
-        self._pending = dict.fromkeys(POOLS, False)
+        self._pending = dict.fromkeys(THREAD_POOLS, False)
 
-    def worker_count(self, pool: str) -> int:
-        return self._sizes.get(pool, 0)
-
-    def alive_workers(self) -> dict[str, int]:
-        alive = dict.fromkeys(POOLS, 0)
-        for thread, pool in self._threads:
-            alive[pool] += thread.is_alive()
+    def _threads_alive(self) -> dict[str, int]:
+        alive = dict.fromkeys(THREAD_POOLS, 0)
+        for thread, group in self._threads:
+            alive[group] += thread.is_alive()
         return alive
+
+    def workers_alive(self) -> dict[str, int]:
+        alive = self._threads_alive()
+        return {pool: alive[group] for group, pools in THREAD_POOLS.items() for pool in pools}
+
+    def worker_checks(self) -> dict[str, str]:
+        alive = self._threads_alive()
+        return {
+            f"{group}_workers": "ok" if alive[group] == want else f"error: {alive[group]}/{want} alive"
+            for group, want in self._sizes.items()
+        }
+
+    def unload_models(self) -> dict[str, Any]:
+        return {"unloaded": self._unload()}
 
     def start(self) -> None:
         self._stopping.clear()
         self.recover()
         self._leases.start()
         self._reaper.start()
-        for pool in POOLS:
+        for pool in THREAD_POOLS:
             for index in range(self._sizes[pool]):
                 thread = threading.Thread(
                     target=self._work,
@@ -76,15 +92,18 @@ class InProcessExecutor:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._leases.signal_all(StopReason.SHUTDOWN)
-        for pool in POOLS:
-            self.notify(pool)
+        for pool in THREAD_POOLS:
+            self._wake_threads(pool)
         for thread, _pool in self._threads:
             thread.join(timeout)
         self._threads.clear()
         self._reaper.stop()
         self._leases.stop()
 
-    def notify(self, pool: str) -> None:
+    def dispatch(self, task: Task) -> None:
+        self._wake_threads(next(group for group, pools in THREAD_POOLS.items() if task.pool in pools))
+
+    def _wake_threads(self, pool: str) -> None:
         condition = self._wake[pool]
         with condition:
             self._pending[pool] = True
@@ -109,8 +128,8 @@ class InProcessExecutor:
         for item in recovered:
             log.warning("task %s: its worker stopped; %s", item.task_id, "queued again" if item.requeued else "failed")
         if any(item.requeued for item in recovered):
-            for pool in POOLS:
-                self.notify(pool)
+            for pool in THREAD_POOLS:
+                self._wake_threads(pool)
         for item in recovered:
             if not item.requeued:
                 self._on_finished(item.task_id)
@@ -119,7 +138,7 @@ class InProcessExecutor:
         condition = self._wake[pool]
         while not self._stopping.is_set():
             try:
-                task = self._store.claim_next([pool], owner, self._lease_ms)
+                task = self._store.claim_next(THREAD_POOLS[pool], owner, self._lease_ms)
             except Exception:
                 log.exception("worker %s: could not claim a task", owner)
                 task = None

@@ -58,8 +58,11 @@ class TaskRunner:
 
     def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:
-            if not self._store.set_progress(task.id, owner, fraction, info):
+            still_ours, cancel = self._store.set_progress(task.id, owner, fraction, info)
+            if not still_ours:
                 stop.set(StopReason.LEASE_LOST)
+            elif cancel:
+                stop.set(StopReason.CANCEL)
 
         ctx = TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
         handler = self._handlers.get(task.kind)

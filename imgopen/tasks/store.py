@@ -10,11 +10,11 @@ building and ORM-executing a statement per call cost more than the rest of a sub
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Float, Row, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Float, Row, Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from imgopen.clock import now_ms
@@ -62,15 +62,23 @@ _PROGRESS = (
     update(T)
     .where(_OWNED_RUNNING)
     .values(progress=bindparam("b_progress"), progress_info=bindparam("b_info"), updated_at=bindparam("b_now"))
+    .returning(T.c.cancel_requested)
 )
 _INSERT_CALLBACK = insert(C)
 
 
-def _claim_statement(skip_locked: bool) -> Any:
+def _claim_statement(skip_locked: bool, affinity: bool) -> Any:
+    order: list[Any] = [T.c.priority.desc()]
+    if affinity:
+        # A task for a checkpoint this worker has loaded comes first; so does one that has waited
+        # longer than the affinity wait (no task starves behind others' warm models).
+        preferred = or_(T.c.affinity.in_(bindparam("b_prefer", expanding=True)), T.c.created_at < bindparam("b_waited"))
+        order.append(case((preferred, 0), else_=1))
+    order.append(T.c.seq)
     pick = (
         select(T.c.seq)
         .where(T.c.state == QUEUED, T.c.pool.in_(bindparam("b_pools", expanding=True)))
-        .order_by(T.c.priority.desc(), T.c.seq)
+        .order_by(*order)
         .limit(1)
     )
     if skip_locked:
@@ -115,7 +123,7 @@ def _finish_statement(owned: bool) -> Any:
     )
 
 
-_CLAIM, _CLAIM_SKIP_LOCKED = _claim_statement(False), _claim_statement(True)
+_CLAIMS = {(skip, affinity): _claim_statement(skip, affinity) for skip in (False, True) for affinity in (False, True)}
 _FINISH, _FINISH_OWNED = _finish_statement(False), _finish_statement(True)
 
 
@@ -146,6 +154,15 @@ class NewTask:
     callback_url: str | None = None
     task_id: str | None = None
     priority: int = 0
+    affinity: str | None = None
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    state: str
+    pool: str
+    count: int
+    oldest_ms: int  # when the oldest of them was queued (or last changed, for running ones)
 
 
 @dataclass(frozen=True)
@@ -232,6 +249,7 @@ class TaskStore:
             "finished_at": None,
             "lease_owner": None,
             "lease_expires_at": None,
+            "affinity": new.affinity,
         }
         ids = {"key_id": new.key_id, "bid": new.business_task_id}
         try:
@@ -263,21 +281,40 @@ class TaskStore:
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(state, pool) -> number of tasks, for the active states (metrics, readiness)."""
+        return {(stats.state, stats.pool): stats.count for stats in self.pool_stats()}
+
+    def pool_stats(self) -> list[PoolStats]:
+        """Per active state and pool: how many tasks, and since when the oldest waits."""
         with self._db.read() as session:
             rows = session.execute(
-                select(T.c.state, T.c.pool, func.count())
+                select(T.c.state, T.c.pool, func.count(), func.min(T.c.updated_at))
                 .where(T.c.state.in_(ACTIVE_STATES))
                 .group_by(T.c.state, T.c.pool)
             ).all()
-            return {(state, pool): int(n) for state, pool, n in rows}
+        return [PoolStats(state, pool, int(n), int(oldest)) for state, pool, n, oldest in rows]
+
+    def waiting_since(self, before_ms: int) -> dict[str, int]:
+        """Pool -> tasks queued (or queued again) before `before_ms`: those a worker should have
+        taken by now."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(T.c.pool, func.count()).where(T.c.state == QUEUED, T.c.updated_at < before_ms).group_by(T.c.pool)
+            ).all()
+        return {pool: int(n) for pool, n in rows}
 
     # --- the worker side ------------------------------------------------------------------------
-    def claim_next(self, pools: Iterable[str], owner: str, lease_ms: int) -> Task | None:
-        """Move the oldest queued task of these pools to running under `owner`'s lease (one
-        UPDATE ... RETURNING; on PostgreSQL, rows other workers are claiming are skipped)."""
+    def claim_next(
+        self, pools: Iterable[str], owner: str, lease_ms: int, prefer: Sequence[str] = (), affinity_wait_ms: int = 0
+    ) -> Task | None:
+        """Move the best queued task of these pools to running under `owner`'s lease (one UPDATE
+        ... RETURNING; on PostgreSQL, rows other workers are claiming are skipped). Best: the
+        oldest, or with `prefer` (the checkpoints this worker has loaded), the oldest that wants
+        one of them or has waited `affinity_wait_ms` already."""
         now = now_ms()
-        params = {"b_pools": list(pools), "b_owner": owner, "b_expires": now + lease_ms, "b_now": now}
-        claim = _CLAIM_SKIP_LOCKED if self._db.is_postgres else _CLAIM
+        params: dict[str, Any] = {"b_pools": list(pools), "b_owner": owner, "b_expires": now + lease_ms, "b_now": now}
+        if prefer:
+            params |= {"b_prefer": list(prefer), "b_waited": now - affinity_wait_ms}
+        claim = _CLAIMS[(self._db.is_postgres, bool(prefer))]
         with self._db.transaction() as session:
             return _task(session.connection().execute(claim, params).first())
 
@@ -310,10 +347,13 @@ class TaskStore:
             )
         return (False, True) if row is None else (True, bool(row.cancel_requested))
 
-    def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> bool:
+    def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> tuple[bool, bool]:
+        """(still ours, cancel requested) after recording the progress: a cancel from any process
+        reaches the running task at its next report, not only at the next lease renewal."""
         params = {"b_id": task_id, "b_owner": owner, "b_progress": max(0.0, min(1.0, progress)), "b_info": info}
         with self._db.transaction() as session:
-            return rowcount(session.connection().execute(_PROGRESS, {**params, "b_now": now_ms()})) == 1
+            row = session.connection().execute(_PROGRESS, {**params, "b_now": now_ms()}).first()
+        return (False, True) if row is None else (True, bool(row.cancel_requested))
 
     def finish(
         self,

@@ -49,6 +49,8 @@ class Submission:
     task_id: str | None = None
     # Checks that need the input sizes (path text -> (width, height)); raise ImgOpenError("400").
     precheck: Precheck | None = None
+    # The checkpoint the task will load: a worker that has it loaded takes the task first.
+    affinity: str | None = None
 
 
 def _digest_long_strings(value: Any) -> Any:
@@ -153,6 +155,7 @@ class TaskSubmitter:
                     body_hash=digest,
                     callback_url=sub.callback_url,
                     task_id=task_id,
+                    affinity=sub.affinity,
                 ),
                 max_active=limit,
             )
@@ -163,7 +166,7 @@ class TaskSubmitter:
             self._storage.delete_prefix(f"inputs/{task_id}")
             return task, False
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
-        self._executor.notify(sub.pool)
+        self._executor.dispatch(task)
         return task, True
 
     def _store_inputs(

@@ -1,4 +1,5 @@
-"""Tools for tests of the task machinery: they take time, report progress, fail on request."""
+"""Tools for tests of the task machinery: they take time, report progress, fail on request. Each has
+its spec (what the API role knows) and its tool (what the workers run), like the built-in ones."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pydantic import Field
 
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool, ToolParams, ToolResult, ToolSpec
 
 
 class SleepParams(ToolParams):
@@ -22,12 +23,14 @@ class SleepResult(ToolResult):
     steps: int = Field(description="Steps taken.")
 
 
-class SleepTool(Tool[SleepParams, SleepResult]):
+class SleepSpec(ToolSpec[SleepParams, SleepResult]):
     code = "test/sleep"
     summary = "Test: sleep in steps"
     params_model = SleepParams
     result_model = SleepResult
 
+
+class SleepTool(SleepSpec, Tool[SleepParams, SleepResult]):
     def run(self, params: SleepParams, ctx: TaskContext) -> SleepResult:
         for step in range(params.steps):
             time.sleep(params.stepSeconds)

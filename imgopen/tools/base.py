@@ -1,4 +1,11 @@
-"""The face every tool has: a code, typed params and result, where it runs, and run(params, ctx)."""
+"""The face every tool has, in two halves.
+
+`ToolSpec`, the light half: a code, typed params and result, where it runs, and the checks made at
+submit time. The API role knows tools by their specs alone, so it never imports a model library.
+`Tool`, the spec with its implementation: `run(params, ctx)`, built by the workers with the
+services it needs. A tool's spec lives in a module of its own (`*_spec.py`) that imports nothing
+heavy; its implementation subclasses the spec.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,8 @@ from typing import ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imgopen.config import Settings
 from imgopen.tasks.context import TaskContext
+from imgopen.tools.checks import SubmitChecks
 
 
 class ToolParams(BaseModel):
@@ -29,7 +36,7 @@ P = TypeVar("P", bound=ToolParams)
 R = TypeVar("R", bound=ToolResult)
 
 
-class Tool(ABC, Generic[P, R]):
+class ToolSpec(Generic[P, R]):
     code: ClassVar[str]
     summary: ClassVar[str]
     description: ClassVar[str] = ""
@@ -39,10 +46,13 @@ class Tool(ABC, Generic[P, R]):
     params_model: type[P]
     result_model: type[R]
 
-    def precheck(self, params: P, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        """Checks that need the input images' sizes (keyed by field path), run at submit time.
-        Raise ImgOpenError("400", ...) to refuse the request before a task is made."""
+    def precheck(self, params: P, sizes: Mapping[str, tuple[int, int]], checks: SubmitChecks) -> None:
+        """Checks that need the input images' sizes (keyed by field path) or the installed models'
+        metadata, run at submit time. Raise ImgOpenError("400", ...) to refuse the request before a
+        task is made ("503" when the weights it needs are missing)."""
 
+
+class Tool(ToolSpec[P, R], ABC):
     @abstractmethod
     def run(self, params: P, ctx: TaskContext) -> R:
         """Do the work; raise ImgOpenError for failures a user can act on."""

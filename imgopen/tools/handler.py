@@ -11,7 +11,7 @@ from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
 from imgopen.schemas.types import iter_images
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.registry import ToolRegistry
+from imgopen.tools.registry import AnyTool, ToolRegistry
 
 
 def describe(code: str, params: BaseModel) -> str:
@@ -21,7 +21,7 @@ def describe(code: str, params: BaseModel) -> str:
 
 
 class ToolTaskHandler:
-    def __init__(self, tools: ToolRegistry) -> None:
+    def __init__(self, tools: ToolRegistry[AnyTool]) -> None:
         self._tools = tools
 
     def run(self, task: Task, ctx: TaskContext) -> dict[str, Any]:

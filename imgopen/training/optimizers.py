@@ -3,13 +3,13 @@ a GPU; Prodigy needs prodigyopt; Lion is written here (a small algorithm, Chen e
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 
 from imgopen.errors import ImgOpenError
+from imgopen.training.optimizer_choices import check_available
 
 
 class Lion(torch.optim.Optimizer):
@@ -44,6 +44,7 @@ class Lion(torch.optim.Optimizer):
 
 
 def make_optimizer(name: str, groups: list[dict[str, Any]], on_cuda: bool) -> torch.optim.Optimizer:
+    check_available(name, on_cuda)
     if name == "AdamW":
         return torch.optim.AdamW(groups, weight_decay=1e-2)
     if name == "SGD":
@@ -58,25 +59,13 @@ def make_optimizer(name: str, groups: list[dict[str, Any]], on_cuda: bool) -> to
         )
         return adafactor
     if name == "AdamW8bit":
-        if not on_cuda or importlib.util.find_spec("bitsandbytes") is None:
-            raise ImgOpenError("400", "optimizerType: AdamW8bit needs bitsandbytes and a CUDA GPU; use AdamW")
         import bitsandbytes  # type: ignore[import-not-found]
 
         optimizer: torch.optim.Optimizer = bitsandbytes.optim.AdamW8bit(groups)
         return optimizer
     if name == "Prodigy":
-        if importlib.util.find_spec("prodigyopt") is None:
-            raise ImgOpenError("400", "optimizerType: Prodigy needs the prodigyopt package; use AdamW or Lion")
         import prodigyopt  # type: ignore[import-not-found]
 
         prodigy: torch.optim.Optimizer = prodigyopt.Prodigy(groups)
         return prodigy
     raise ImgOpenError("400", f"optimizerType: unknown optimizer {name!r}")
-
-
-def check_available(name: str, on_cuda: bool) -> None:
-    """At submit: optimizers that cannot run on this server answer "400"."""
-    if name == "AdamW8bit" and (not on_cuda or importlib.util.find_spec("bitsandbytes") is None):
-        raise ImgOpenError("400", "optimizerType: AdamW8bit needs bitsandbytes and a CUDA GPU; use AdamW")
-    if name == "Prodigy" and importlib.util.find_spec("prodigyopt") is None:
-        raise ImgOpenError("400", "optimizerType: Prodigy needs the prodigyopt package; use AdamW or Lion")

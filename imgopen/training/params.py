@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 
-OPTIMIZERS = ("AdamW", "AdamW8bit", "Lion", "Prodigy", "SGD", "Adafactor")
+from imgopen.training.optimizer_choices import OPTIMIZERS
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$")
 
 

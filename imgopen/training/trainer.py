@@ -17,11 +17,10 @@ import torch
 from PIL import Image
 from torch.nn import functional
 
-from imgopen.catalog.catalog import ModelEntry
 from imgopen.engine.loader import load_pipeline
 from imgopen.engine.service import DiffusionEngine
-from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.training.base_model import resolve_base
 from imgopen.training.checkpoints import discard, load_checkpoint, save_checkpoint
 from imgopen.training.dataset import Dataset, Example, augment, fit, load_dataset, to_tensor
 from imgopen.training.lora_format import SAVE_DTYPES, kohya_state, metadata, write_lora
@@ -29,7 +28,6 @@ from imgopen.training.optimizers import make_optimizer
 from imgopen.training.params import TrainingParams
 
 log = logging.getLogger(__name__)
-TRAINABLE_FAMILIES = ("SD 1.5", "SD 2.x", "SDXL 1.0")
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
@@ -46,23 +44,6 @@ class TrainingOutcome:
     steps_per_second: float = 0.0
 
 
-def resolve_base(engine: DiffusionEngine, params: TrainingParams) -> ModelEntry:
-    from imgopen.engine.resolve import default_checkpoint
-
-    catalog = engine.catalog
-    if params.pretrainedModel:
-        entry = catalog.require("checkpoint", params.pretrainedModel, "pretrainedModel")
-    else:
-        entry = default_checkpoint(catalog, engine.settings.default_checkpoint)
-    if entry.base_model not in TRAINABLE_FAMILIES or entry.variant == "inpainting":
-        raise ImgOpenError(
-            "400",
-            f"pretrainedModel: {entry.name} is {entry.base_model} {entry.variant or ''}; LoRAs train on "
-            "SD 1.5, SD 2.x and SDXL base checkpoints",
-        )
-    return entry
-
-
 class LoraTrainer:
     def __init__(self, engine: DiffusionEngine, params: TrainingParams, ctx: TaskContext, work_dir: Path) -> None:
         self.engine = engine
@@ -70,7 +51,7 @@ class LoraTrainer:
         self.ctx = ctx
         self.work_dir = work_dir
         self.placement = engine.placement
-        self.base = resolve_base(engine, params)
+        self.base = resolve_base(engine.catalog, params, engine.settings.default_checkpoint)
         self.is_xl = self.base.base_model == "SDXL 1.0"
         self.warnings: list[str] = []
 

@@ -19,6 +19,7 @@ from PIL import Image
 from imgopen.errors import ImgOpenError
 from imgopen.vision.control import colour, depth, edges, face, lines, openpose
 from imgopen.vision.control.models import AnnotatorModels
+from imgopen.vision.control.names import ALIASES, NAMES, canonical
 from imgopen.vision.control.settings import ControlMap, PreprocessSettings
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ControlMap",
     "PreprocessSettings",
     "annotate",
+    "canonical",
     "get_preprocessor",
 ]
 
@@ -67,31 +69,8 @@ ANNOTATORS: Mapping[str, Annotator] = MappingProxyType(
         "normal": depth.normal,
     }
 )
-ALIASES: Mapping[str, str] = MappingProxyType(
-    {
-        "invert (from white bg & black line)": "invert",
-        "hed": "softedge_hed",
-        "softedge": "softedge_hed",
-        "hed_safe": "softedge_hedsafe",
-        "lineart_realistic": "lineart",
-        "lineart_standard (from white bg & black line)": "lineart_standard",
-        "scribble_hed": "scribble",
-        "fake_scribble": "scribble",
-        "mlsd_lines": "mlsd",
-        "openpose_body": "openpose",
-        "dw_openpose_full": "openpose_full",
-        "mediapipe_face_mesh": "mediapipe_face",
-        "shuffle_content": "shuffle",
-        "content_shuffle": "shuffle",
-        "tile_resample": "tile",
-        "t2ia_color_grid": "color",
-        "threshold": "binary",
-        "depth_midas": "depth",
-        "depth_anything": "depth",
-        "depth_anything_v2": "depth",
-        "normal_midas": "normal",
-    }
-)
+# One list of names (control/names.py), so that the API's checks and this table never differ.
+assert tuple(ANNOTATORS) == NAMES, "vision/control/names.py and ANNOTATORS list different preprocessors"
 
 
 def _image_only(annotator: Annotator) -> Preprocessor:
@@ -104,12 +83,6 @@ def _image_only(annotator: Annotator) -> Preprocessor:
 PREPROCESSORS: Mapping[str, Preprocessor] = MappingProxyType(
     {name: _image_only(annotator) for name, annotator in ANNOTATORS.items()}
 )
-
-
-def canonical(name: str) -> str | None:
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    return key if key in ANNOTATORS else None
 
 
 def get_preprocessor(name: str) -> Preprocessor | None:

@@ -1,4 +1,4 @@
-"""The published list of picture styles, and an offline classifier over image statistics.
+"""An offline classifier over image statistics, for the published list of styles (vision/styles.py).
 
 What the statistics can and cannot tell (checked in tests/tools/understanding on photographs from
 scikit-image and on drawings made in the tests): photographs (colour or black and white), line
@@ -11,46 +11,15 @@ trait that was really measured.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
 from imgopen.vision.style_features import StyleFeatures, measure
+from imgopen.vision.styles import STYLE_NAMES
 
 METHOD = "offline-statistics"
 
 
-@dataclass(frozen=True)
-class Style:
-    name: str  # the label answered
-    clip_prompts: tuple[str, ...]  # zero-shot prompts for CLIP (their text embeddings are averaged)
-    booru_tag: str  # the Danbooru-style tag for the same style
-
-
-STYLES: tuple[Style, ...] = (
-    Style("photograph", ("a photograph", "a photo taken with a camera", "a colour photograph"), "photo (medium)"),
-    Style(
-        "black and white photograph",
-        ("a black and white photograph", "a monochrome photo", "a greyscale photograph"),
-        "monochrome photo",
-    ),
-    Style(
-        "anime", ("an anime illustration", "a frame from an anime", "a manga style drawing in colour"), "anime coloring"
-    ),
-    Style(
-        "illustration",
-        ("a flat vector illustration", "a flat colour illustration", "a clean digital illustration"),
-        "flat color",
-    ),
-    Style("3D render", ("a 3D render", "a computer generated 3D image", "a CGI rendering"), "3d"),
-    Style("oil painting", ("an oil painting", "a painting on canvas with oil paints"), "oil painting (medium)"),
-    Style("watercolour", ("a watercolour painting", "a watercolor painting on paper"), "watercolor (medium)"),
-    Style("sketch", ("a pencil sketch", "a graphite drawing with shading"), "sketch"),
-    Style("pixel art", ("pixel art", "a low resolution pixel art sprite"), "pixel art"),
-    Style("line art", ("black and white line art", "an ink line drawing on white paper"), "lineart"),
-)
-STYLE_NAMES: tuple[str, ...] = tuple(style.name for style in STYLES)
 FLOOR = 0.01  # every style keeps a little evidence, so the scores stay a distribution
 
 

@@ -8,9 +8,11 @@ from PIL import Image
 
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.testing.direct import direct_checks
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.img_enlarge import ImgEnlargeParams, ImgEnlargeTool
-from imgopen.vision.upscale import Upscalers
+from imgopen.tools.img_enlarge_spec import ImgEnlargeSpec
+from imgopen.vision.upscale.service import Upscalers
 from tests.tools.conftest import stored
 
 
@@ -67,5 +69,5 @@ def test_scale_and_target_together_or_neither_are_refused() -> None:
 def test_output_over_the_pixel_limit_is_400(ctx: TaskContext) -> None:
     params = ImgEnlargeParams(sourceImage="x", scale=8)
     with pytest.raises(ImgOpenError) as refused:
-        ImgEnlargeTool(Upscalers(ctx.settings.models_dir)).precheck(params, {"sourceImage": (5000, 5000)}, ctx.settings)
+        ImgEnlargeSpec().precheck(params, {"sourceImage": (5000, 5000)}, direct_checks(ctx.settings))
     assert refused.value.code == "400" and "scale" in refused.value.msg

@@ -4,6 +4,7 @@ surviving JPEG quality 85."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.testing.direct import direct_checks
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.watermark import invisible
 from imgopen.tools.watermark.tool import (
@@ -71,18 +73,18 @@ def test_unmarked_image_reads_as_not_found(ctx: TaskContext) -> None:
     assert not decoded.found and decoded.invisibleText is None
 
 
-def test_limits_of_the_invisible_mark() -> None:
+def test_limits_of_the_invisible_mark(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         WatermarkParams(sourceImage="x", invisibleText="x" * (invisible.MAX_TEXT_BYTES + 1))
     with pytest.raises(ImgOpenError) as multibyte:
         invisible.embed(astronaut(), "✓" * 7)  # 21 bytes in UTF-8
     assert multibyte.value.code == "400" and "19" in multibyte.value.msg
-    tool, settings = WatermarkTool(), Settings()
+    tool, checks = WatermarkTool(), direct_checks(Settings(data_dir=tmp_path, database_url="sqlite://"))
     with pytest.raises(ImgOpenError) as small:
-        tool.precheck(WatermarkParams(sourceImage="x", invisibleText="hi"), {"sourceImage": (200, 200)}, settings)
+        tool.precheck(WatermarkParams(sourceImage="x", invisibleText="hi"), {"sourceImage": (200, 200)}, checks)
     assert small.value.code == "400" and "too small" in small.value.msg
     with pytest.raises(ImgOpenError) as crowded:
-        tool.precheck(WatermarkParams(sourceImage="x", invisibleText="hello"), {"sourceImage": (320, 320)}, settings)
+        tool.precheck(WatermarkParams(sourceImage="x", invisibleText="hello"), {"sourceImage": (320, 320)}, checks)
     assert crowded.value.code == "400" and "at most 3 bytes" in crowded.value.msg
     assert invisible.capacity(512, 512) == invisible.MAX_TEXT_BYTES == 19
     with pytest.raises(ValueError, match="give text"):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
 from imgopen.catalog.catalog import ModelEntry
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
 
 PREVIEW_ROUTE = "/models/preview/"
 RowT = TypeVar("RowT")
@@ -106,13 +106,13 @@ def _page(rows: Sequence[dict[str, Any]], query: Page) -> dict[str, Any]:
     }
 
 
-def preview_url(services: Services, entry: ModelEntry) -> str | None:
+def preview_url(services: ApiServices, entry: ModelEntry) -> str | None:
     if entry.preview is None:
         return None
     return f"{services.settings.resolved_public_base_url}{PREVIEW_ROUTE}{entry.id}"
 
 
-def model_rows(services: Services, query: ModelListQuery) -> list[dict[str, Any]]:
+def model_rows(services: ApiServices, query: ModelListQuery) -> list[dict[str, Any]]:
     return [
         {
             "id": e.id,
@@ -133,7 +133,7 @@ def model_rows(services: Services, query: ModelListQuery) -> list[dict[str, Any]
     ]
 
 
-def lora_rows(services: Services, query: LoraListQuery) -> list[dict[str, Any]]:
+def lora_rows(services: ApiServices, query: LoraListQuery) -> list[dict[str, Any]]:
     return [
         {
             "id": e.id,
@@ -151,7 +151,7 @@ def lora_rows(services: Services, query: LoraListQuery) -> list[dict[str, Any]]:
     ]
 
 
-def vae_rows(services: Services, query: VaeListQuery) -> list[dict[str, Any]]:
+def vae_rows(services: ApiServices, query: VaeListQuery) -> list[dict[str, Any]]:
     return [
         {"id": e.id, "sdVae": e.name, "vaeName": e.stem, "modelBaseModel": e.base_model}
         for e in services.catalog.entries("vae")
@@ -159,7 +159,7 @@ def vae_rows(services: Services, query: VaeListQuery) -> list[dict[str, Any]]:
     ]
 
 
-def embedding_rows(services: Services, query: EmbeddingListQuery) -> list[dict[str, Any]]:
+def embedding_rows(services: ApiServices, query: EmbeddingListQuery) -> list[dict[str, Any]]:
     return [
         {
             "id": e.id,
@@ -198,7 +198,7 @@ def build_model_router(prefix: str) -> APIRouter:
 
     @router.post(prefix + "/sd/v2/unloadModels", summary="Unload every cached model not in use")
     async def unload(key: KeyDep, services: ServicesDep) -> Response:
-        return ok({"unloaded": await run_in_threadpool(services.engine.unload)})
+        return ok(await run_in_threadpool(services.executor.unload_models))
 
     @router.get(PREVIEW_ROUTE + "{entry_id}", summary="A model's preview image")
     async def preview(entry_id: int, services: ServicesDep) -> Response:

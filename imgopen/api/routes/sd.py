@@ -15,9 +15,11 @@ from imgopen.api.envelope import documented, ok
 from imgopen.api.schemas import CancelAnswer, TaskProgressFields, TaskQuery, TaskRef
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
+from imgopen.engine.checks import check_generation
 from imgopen.engine.params import PARAMS_BY_MODE, Text2ImageParams
 from imgopen.errors import ImgOpenError
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
+from imgopen.tasks.kinds import SD
 from imgopen.tasks.submit import Submission
 
 
@@ -58,28 +60,30 @@ class SdTaskV2(SdTaskFields):
     temporaryImageDto: TemporaryImage | None = Field(description="Live progress and preview while running.")
 
 
-def find_sd_task(services: Services, key_id: str, business_task_id: str) -> Task:
+def find_sd_task(services: ApiServices, key_id: str, business_task_id: str) -> Task:
     task = services.tasks.find(key_id, business_task_id)
-    if task is None or task.kind != "sd":
+    if task is None or task.kind != SD.name:
         raise ImgOpenError("404", f"no generation task with businessTaskId {business_task_id!r}")
     return task
 
 
-def submit_generation(services: Services, key_id: str, mode: str, body: Text2ImageParams) -> Task:
-    """Names checked against the catalog first ("404" / "400" / "503" at once), then queued."""
-    services.engine.check(body)
+def submit_generation(services: ApiServices, key_id: str, mode: str, body: Text2ImageParams) -> Task:
+    """Names checked against the catalog first ("404" / "400" / "503" at once), then queued for a
+    worker, preferably one that has the checkpoint loaded."""
+    resolved = check_generation(body, services.catalog, services.checks.upscalers, services.settings.default_checkpoint)
     server_id = services.tasks.new_id()
     business_id = body.id_task or server_id
     submission = Submission(
         key_id=key_id,
-        kind="sd",
+        kind=SD.name,
         tool_code=mode,
-        pool="gpu",
+        pool=SD.pool,
         business_task_id=business_id,
         request=body,
         envelope_fields={"callbackUrl"},
         callback_url=body.callbackUrl,
         task_id=server_id,
+        affinity=resolved.checkpoint.name,
     )
     task, _created = services.submitter.submit(submission)
     return task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -12,8 +13,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from imgopen.api.deps import ServicesDep
+from imgopen.clock import now_ms
 from imgopen.errors import ImgOpenError
-from imgopen.storage.local import FILES_ROUTE
+from imgopen.roles.api import ApiServices
+from imgopen.storage.local import FILES_ROUTE, LocalStorage
+from imgopen.tasks.executor import POOLS
 
 router = APIRouter(tags=["service"])
 
@@ -33,7 +37,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: database, storage and workers reachable")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    def check() -> dict[str, str]:
+    def check() -> tuple[dict[str, str], dict[str, Any], list[str]]:
         checks: dict[str, str] = {}
         try:
             with services.db.engine.connect() as connection:
@@ -48,19 +52,38 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             checks["storage"] = "ok"
         except Exception as exc:
             checks["storage"] = f"error: {type(exc).__name__}: {exc}"
-        alive = services.executor.alive_workers()
-        for pool in ("gpu", "cpu"):
-            want = services.executor.worker_count(pool)
-            checks[f"{pool}_workers"] = (
-                "ok" if alive.get(pool, 0) == want else f"error: {alive.get(pool, 0)}/{want} alive"
-            )
-        return checks
+        try:
+            checks.update(services.executor.worker_checks())
+            return checks, pool_overview(services), [info.name for info in services.workers.alive()]
+        except Exception as exc:
+            checks["workers"] = f"error: {type(exc).__name__}: {exc}"
+            return checks, {}, []
 
-    checks = await run_in_threadpool(check)
+    checks, pools, workers = await run_in_threadpool(check)
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        {"status": "ok" if ready else "unavailable", "checks": checks, "pools": pools, "workers": workers},
+        status_code=200 if ready else 503,
     )
+
+
+def pool_overview(services: ApiServices) -> dict[str, Any]:
+    """Per pool, cluster-wide: workers alive, tasks queued and running, age of the oldest queued."""
+    alive = services.executor.workers_alive()
+    now = now_ms()
+    pools: dict[str, Any] = {
+        pool: {"workersAlive": alive.get(pool, 0), "queued": 0, "running": 0, "oldestQueuedSeconds": None}
+        for pool in POOLS
+    }
+    for stats in services.tasks.pool_stats():
+        row = pools.setdefault(
+            stats.pool,
+            {"workersAlive": alive.get(stats.pool, 0), "queued": 0, "running": 0, "oldestQueuedSeconds": None},
+        )
+        row[stats.state] = stats.count
+        if stats.state == "queued":
+            row["oldestQueuedSeconds"] = round(max(0, now - stats.oldest_ms) / 1000, 1)
+    return pools
 
 
 @router.get("/metrics", summary="Prometheus metrics")
@@ -71,13 +94,15 @@ async def metrics(services: ServicesDep) -> Response:
 
 @router.get(FILES_ROUTE + "{key:path}", summary="An output file", include_in_schema=True)
 async def files(key: str, request: Request, services: ServicesDep) -> Response:
-    if not key.startswith("outputs/"):
+    storage = services.storage
+    # Outputs only, and only from local storage (S3 outputs are served by S3, at pre-signed URLs).
+    if not key.startswith("outputs/") or not isinstance(storage, LocalStorage):
         return JSONResponse({"detail": "not found"}, status_code=404)
     query = request.query_params
-    if not services.storage.verify(key, query.get("exp"), query.get("sig")):
+    if not storage.verify(key, query.get("exp"), query.get("sig")):
         return JSONResponse({"detail": "missing, wrong or expired signature"}, status_code=403)
     try:
-        path = services.storage.path(key)
+        path = storage.path(key)
     except ImgOpenError:
         return JSONResponse({"detail": "not found"}, status_code=404)
     if not path.is_file():

@@ -26,9 +26,11 @@ from imgopen.api.schemas import (
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
+from imgopen.tasks.kinds import TOOL
+from imgopen.tasks.states import TaskState
 from imgopen.tasks.submit import Submission
-from imgopen.tools.registry import AnyTool, ToolRegistry
+from imgopen.tools.registry import AnySpec, ToolLookup
 
 
 def _model_name(code: str) -> str:
@@ -54,14 +56,14 @@ class ToolTaskFields(TaskProgressFields):
     warnings: list[str] | None = Field(None, description="Things the tool noticed but worked around.")
 
 
-def find_task(services: Services, key_id: str, business_task_id: str, tool_code: str) -> Task:
+def find_task(services: ApiServices, key_id: str, business_task_id: str, tool_code: str) -> Task:
     task = services.tasks.find(key_id, business_task_id)
-    if task is None or task.kind != "tool" or task.tool_code != tool_code:
+    if task is None or task.kind != TOOL.name or task.tool_code != tool_code:
         raise ImgOpenError("404", f"no task with businessTaskId {business_task_id!r} for tool {tool_code}")
     return task
 
 
-async def answer_now(services: Services, task: Task, key_id: str, code: str) -> dict[str, Any]:
+async def answer_now(services: ApiServices, task: Task, key_id: str, code: str) -> dict[str, Any]:
     """A synchronous tool's answer: the task run in this request (or, if a worker took it first,
     waited for), then its query view."""
     await run_in_threadpool(services.executor.run_now, task.id)
@@ -70,11 +72,14 @@ async def answer_now(services: Services, task: Task, key_id: str, code: str) -> 
         return find_task(services, key_id, task.business_task_id, code)
 
     done = await settled(services, find, 60)
+    if done.state == TaskState.FAILED.value:
+        # A synchronous answer is the outcome itself: a refused request reads as its code.
+        raise ImgOpenError(done.error_code or "500", done.error_msg or "the task failed")
     view = services.views.tool(done)
     return {**view, "toolTask": code}
 
 
-def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
+def build_tool_router(tools: ToolLookup[AnySpec], prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["tools"])
     for tool in tools:
         _add_tool_routes(router, tool)
@@ -91,7 +96,7 @@ def build_tool_router(tools: ToolRegistry, prefix: str) -> APIRouter:
 
 
 @cache
-def tool_request_model(tool: AnyTool) -> Any:
+def tool_request_model(tool: AnySpec) -> Any:
     """The submit body of a tool: its params plus businessTaskId and callbackUrl."""
     return create_model(
         f"{_model_name(tool.code)}Request",
@@ -100,7 +105,7 @@ def tool_request_model(tool: AnyTool) -> Any:
     )
 
 
-def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
+def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
     name = _model_name(tool.code)
     request_model: Any = tool_request_model(tool)
     view_model = create_model(
@@ -109,14 +114,14 @@ def _add_tool_routes(router: APIRouter, tool: AnyTool) -> None:
     code = tool.code
 
     async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:
-        settings = services.settings
+        checks = services.checks
 
         def precheck(sizes: Any) -> None:
-            tool.precheck(body, sizes, settings)
+            tool.precheck(body, sizes, checks)
 
         submission = Submission(
             key_id=key.id,
-            kind="tool",
+            kind=TOOL.name,
             tool_code=code,
             pool=tool.pool,
             business_task_id=body.businessTaskId,

@@ -15,11 +15,12 @@ from imgopen.api.schemas import CancelAnswer, TaskProgressFields
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
-from imgopen.services import Services
+from imgopen.roles.api import ApiServices
+from imgopen.tasks.kinds import TRAINING
 from imgopen.tasks.submit import Submission
-from imgopen.training.optimizers import check_available
+from imgopen.training.base_model import resolve_base
+from imgopen.training.optimizer_choices import check_available
 from imgopen.training.params import TrainingParams
-from imgopen.training.trainer import resolve_base
 
 
 class TrainingRef(BaseModel):
@@ -48,25 +49,25 @@ class TrainingView(TaskProgressFields):
     warnings: list[str] | None = Field(None, description="Images skipped and other things worked around.")
 
 
-def find_training(services: Services, key_id: str, task_id: str) -> Task:
+def find_training(services: ApiServices, key_id: str, task_id: str) -> Task:
     task = services.tasks.find(key_id, task_id)
-    if task is None or task.kind != "training":
+    if task is None or task.kind != TRAINING.name:
         raise ImgOpenError("404", f"no training task {task_id!r}")
     return task
 
 
-def submit_training(services: Services, key_id: str, body: TrainingParams) -> Task:
+def submit_training(services: ApiServices, key_id: str, body: TrainingParams) -> Task:
     """Checked before queueing: the base model, the optimizer, the output name."""
-    resolve_base(services.engine, body)
-    check_available(body.optimizerType, services.engine.placement.is_cuda)
+    resolve_base(services.catalog, body, services.settings.default_checkpoint)
+    check_available(body.optimizerType, services.checks.on_cuda)
     existing_task = services.tasks.find(key_id, body.taskId)
     if existing_task is None and services.catalog.find("lora", body.lora_name) is not None:
         raise ImgOpenError("400", f"outputName: a LoRA named {body.lora_name!r} exists already; choose another name")
     submission = Submission(
         key_id=key_id,
-        kind="training",
+        kind=TRAINING.name,
         tool_code="lora",
-        pool="gpu",
+        pool=TRAINING.pool,
         business_task_id=body.taskId,
         request=body,
         envelope_fields={"callbackUrl"},

@@ -1,39 +1,58 @@
-"""Face tools: detection, face swap (roop, v2/roop, face/fusion), face restoration (codeformer)."""
+"""Face tools: detection, face swap (roop, v2/roop, face/fusion), face restoration (codeformer).
+Importing this package loads no model library: the implementations are imported by `build()`
+alone, which only the workers call."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from imgopen.config import Settings
-from imgopen.engine.service import DiffusionEngine
-from imgopen.tools.registry import AnyTool
+from imgopen.tools.faces.codeformer_spec import CodeFormerSpec
+from imgopen.tools.faces.detection_spec import FaceDetectionSpec
+from imgopen.tools.faces.swap_tools_spec import FaceFusionSpec, RoopSpec, RoopV2Spec
+from imgopen.tools.registry import AnySpec, AnyTool
 
 
-def tools(engine: DiffusionEngine) -> list[AnyTool]:
-    """The tools of this group, ready to register; the SD endpoints' restore_faces gets the same
-    restorer (one set of loaded models)."""
-    return build(engine.settings, engine)
+def specs() -> list[AnySpec]:
+    """The tools of this group as the API knows them."""
+    return [FaceDetectionSpec(), RoopSpec(), RoopV2Spec(), FaceFusionSpec(), CodeFormerSpec()]
 
 
-def build(settings: Settings, engine: DiffusionEngine | None = None) -> list[AnyTool]:
-    """The face tools; they share one face finder, one set of ONNX sessions and one restorer, so
-    each model is loaded once."""
+@dataclass
+class FaceKit:
+    """What the face tools share, built once per worker: one set of ONNX sessions, one face finder,
+    one restorer (also the SD endpoints' restore_faces, passed to the engine), one swap runner."""
+
+    analyzer: Any
+    restorer: Any
+    runner: Any
+
+
+def kit(settings: Settings) -> FaceKit:
     from imgopen.tools.faces.analysis import FaceAnalyzer
-    from imgopen.tools.faces.codeformer import CodeFormerTool
-    from imgopen.tools.faces.detection import FaceDetectionTool
     from imgopen.tools.faces.restorer import FaceRestorer
-    from imgopen.tools.faces.swap_tools import FaceFusionTool, RoopTool, RoopV2Tool, SwapRunner
+    from imgopen.tools.faces.swap_tools import SwapRunner
     from imgopen.tools.faces.swapper import FaceSwapper
     from imgopen.tools.onnx_sessions import OnnxSessions
 
     sessions = OnnxSessions()
     analyzer = FaceAnalyzer(sessions)
     restorer = FaceRestorer(settings, analyzer, sessions)
-    runner = SwapRunner(analyzer, FaceSwapper(analyzer, sessions), restorer)
-    if engine is not None:
-        engine.face_restorer = restorer.restore
+    return FaceKit(analyzer, restorer, SwapRunner(analyzer, FaceSwapper(analyzer, sessions), restorer))
+
+
+def build(settings: Settings, shared: FaceKit | None = None) -> list[AnyTool]:
+    """The face tools, on `shared` (default: a kit of their own)."""
+    from imgopen.tools.faces.codeformer import CodeFormerTool
+    from imgopen.tools.faces.detection import FaceDetectionTool
+    from imgopen.tools.faces.swap_tools import FaceFusionTool, RoopTool, RoopV2Tool
+
+    shared = shared or kit(settings)
     return [
-        FaceDetectionTool(analyzer),
-        RoopTool(runner),
-        RoopV2Tool(runner),
-        FaceFusionTool(runner),
-        CodeFormerTool(analyzer, restorer),
+        FaceDetectionTool(shared.analyzer),
+        RoopTool(shared.runner),
+        RoopV2Tool(shared.runner),
+        FaceFusionTool(shared.runner),
+        CodeFormerTool(shared.analyzer, shared.restorer),
     ]

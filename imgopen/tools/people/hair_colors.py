@@ -3,7 +3,6 @@ dyes, each as the mid-tone a head of that colour shows in a photograph."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import ImageColor
@@ -64,5 +63,8 @@ def color_words(value: str) -> str:
 
 
 def _lab(rgb: RGB) -> NDArray[np.float32]:
+    # Imported here: the names and hair_color() are read at submit by the API, which loads no OpenCV.
+    import cv2
+
     pixel = np.asarray([[rgb]], np.float32) / 255
     return np.asarray(cv2.cvtColor(pixel, cv2.COLOR_RGB2Lab)[0, 0], np.float32)

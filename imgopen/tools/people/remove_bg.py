@@ -6,93 +6,33 @@ models/rembg/)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from pydantic import Field, field_validator
 
-from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
-from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.people.colors import parse_css_color
-from imgopen.tools.people.matting_models import MODEL_NAMES, MODELS, MattingModel, installed, missing_message
+from imgopen.tools.people.matting_models import missing_message
 from imgopen.tools.people.person_check import PersonCheck
+from imgopen.tools.people.remove_bg_spec import RemoveBgParams, RemoveBgResult, RemoveBgSpec, choose_model
 from imgopen.vision.matting import drop_specks, estimate_foreground, refine_alpha
 from imgopen.vision.saliency import run_saliency
 from imgopen.vision.segmentation import PersonSegmenter
 
-PERSON = "person"
+__all__ = ["PERSON_METHOD", "RemoveBgParams", "RemoveBgResult", "RemoveBgTool", "composite"]
+
 PERSON_METHOD = "mediapipe-selfie-segmentation+guided-filter"
-MODEL_CHOICES = ("auto", PERSON, *MODEL_NAMES)
 # The border margin for the selfie model (see PersonSegmenter.probability).
 SEGMENTATION_MARGIN = 1 / 16
 
 
-class RemoveBgParams(ToolParams):
-    sourceImage: ImageInput
-    outputMode: Literal["transparent", "mask", "color"] = Field(
-        "transparent",
-        description=(
-            "transparent: a PNG whose background is transparent (RGBA); mask: the mask alone (white = kept, "
-            "single channel); color: the subject over backgroundColor."
-        ),
-    )
-    backgroundColor: str = Field(
-        "#FFFFFF",
-        min_length=1,
-        max_length=64,
-        description="The new background in color mode: a CSS colour name (white, navy...), #RGB or #RRGGBB.",
-    )
-    model: str = Field(
-        "auto",
-        description=(
-            "auto: an installed matting model if there is one (any object), else people segmentation; person: "
-            "people segmentation (MediaPipe, always available); or a matting model by name (its .onnx file in "
-            "models/rembg): " + ", ".join(MODEL_NAMES) + "."
-        ),
-        json_schema_extra={"enum": list(MODEL_CHOICES)},
-    )
-
-    @field_validator("backgroundColor")
-    @classmethod
-    def _colour(cls, value: str) -> str:
-        parse_css_color(value)
-        return value
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in MODEL_CHOICES:
-            raise ValueError(f"{value!r} is not a model; use one of {', '.join(MODEL_CHOICES)}")
-        return value
-
-
-class RemoveBgResult(ToolResult):
-    outputImageUrl: FileKey = Field(
-        description="The cut-out: an RGBA PNG (transparent), the mask (mask) or an RGB PNG (color)."
-    )
-    maskUrl: FileKey = Field(description="The mask as a single-channel PNG: white = subject, grey = partly.")
-
-
-class RemoveBgTool(Tool[RemoveBgParams, RemoveBgResult]):
-    code = "removeBg"
-    summary = "Background removal"
-    description = (
-        "Cuts out people with MediaPipe selfie segmentation refined at the edges (no download), or any object with "
-        "an installed matting model (U²-Net, ISNet or BiRefNet .onnx in models/rembg). Output: transparent PNG, "
-        "mask, or the subject over a colour."
-    )
-    params_model = RemoveBgParams
-    result_model = RemoveBgResult
-
+class RemoveBgTool(RemoveBgSpec, Tool[RemoveBgParams, RemoveBgResult]):
     def __init__(self) -> None:
         self._segmenter = PersonSegmenter()
         self._person_check = PersonCheck()
@@ -101,23 +41,10 @@ class RemoveBgTool(Tool[RemoveBgParams, RemoveBgResult]):
         # encoding release the GIL), and the mask is stored while the cut-out is composed.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="removeBg")
 
-    def choose(self, name: str, models_dir: Path) -> tuple[MattingModel, Path] | None:
-        """The matting model to run (None: people segmentation); "503" for a named one not installed."""
-        if name == PERSON:
-            return None
-        if name == "auto":
-            general = [(model, path) for model, path in installed(models_dir) if model.general]
-            return general[0] if general else None
-        model = MODELS[name]
-        return model, model.weights.require(models_dir)
-
-    def precheck(self, params: RemoveBgParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        self.choose(params.model, settings.models_dir)
-
     def run(self, params: RemoveBgParams, ctx: TaskContext) -> RemoveBgResult:
         image = ctx.image(params.sourceImage, "sourceImage")
         rgb = np.asarray(image)
-        chosen = self.choose(params.model, ctx.settings.models_dir)
+        chosen = choose_model(params.model, ctx.settings.models_dir)
         if chosen is None:
             alpha, method = self.person_alpha(image, rgb, ctx.settings.models_dir), PERSON_METHOD
         else:

@@ -7,76 +7,25 @@ one of another shape answers "400" at submit. An empty mask fails the task with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
-
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from pydantic import Field
 
-from imgopen.config import Settings
 from imgopen.engine.inpaint import InpaintJob
 from imgopen.engine.service import DiffusionEngine
-from imgopen.media.encode import OutputFormat
-from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
 from imgopen.tools.pixels import classical_inpaint, lama, masks, sd_paint
+from imgopen.tools.pixels.erase_spec import EraseParams, EraseResult, EraseSpec
+from imgopen.tools.pixels.weights import LAMA
+
+__all__ = ["EraseParams", "EraseResult", "EraseTool"]
 
 
-class EraseParams(ToolParams):
-    sourceImage: ImageInput
-    maskImage: ImageInput = Field(
-        description=(
-            "White (or, on a transparent layer, opaque) where to remove. Same size as sourceImage, or the same "
-            "aspect ratio (scaled to fit)."
-        )
-    )
-    model: Literal["auto", "classical", "lama", "sd"] = Field(
-        "auto",
-        description=(
-            "'auto': LaMa when installed (models/inpaint/lama.onnx or big-lama.pt), else 'classical' (OpenCV FSR "
-            "inpainting); 'sd': Stable Diffusion inpainting with the default checkpoint (slow on a CPU)."
-        ),
-    )
-    maskDilation: int | None = Field(
-        None, ge=0, le=64, description="Pixels the mask grows by; default 0.8% of the shorter side (at least 3)."
-    )
-    prompt: str = Field(
-        "", max_length=1000, description="For 'sd' only: what to paint instead (default: the background)."
-    )
-    seed: int = Field(-1, ge=-1, le=2**32 - 1, description="For 'sd' only: the seed; -1 picks one.")
-    outputFormat: OutputFormat = Field("png", description="Encoding of the output: png, jpeg or webp.")
-
-
-class EraseResult(ToolResult):
-    outputImageUrl: FileKey = Field(description="URL of the image with the masked area removed.")
-    outputImageUrls: list[FileKey] = Field(description="The same URL, as a list.")
-    width: int = Field(description="Width in pixels (the source's).")
-    height: int = Field(description="Height in pixels (the source's).")
-
-
-class EraseTool(Tool[EraseParams, EraseResult]):
-    code = "erase"
-    summary = "Object removal"
-    description = (
-        "Removes what the white area of maskImage covers and rebuilds the background there: LaMa when installed, "
-        "OpenCV FSR inpainting out of the box, or Stable Diffusion inpainting on request."
-    )
-    params_model = EraseParams
-    result_model = EraseResult
-
+class EraseTool(EraseSpec, Tool[EraseParams, EraseResult]):
     def __init__(self, engine: DiffusionEngine | None = None) -> None:
         self.engine = engine
         self.lama = lama.Lama()
-
-    def precheck(self, params: EraseParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        masks.check_size(sizes["maskImage"], sizes["sourceImage"])
-        if params.model == "lama":
-            lama.WEIGHTS.require(settings.models_dir)
-        if params.model == "sd":
-            sd_paint.require_engine(self.engine)
 
     def run(self, params: EraseParams, ctx: TaskContext) -> EraseResult:
         source = ctx.image(params.sourceImage, "sourceImage", mode=None)
@@ -88,9 +37,9 @@ class EraseTool(Tool[EraseParams, EraseResult]):
         hole = masks.checked(masks.dilate(hole, dilation))
         ctx.progress(0.05)
         rgb = np.asarray(image)
-        weights = lama.WEIGHTS.find(ctx.settings.models_dir) if params.model in ("auto", "lama") else None
+        weights = LAMA.find(ctx.settings.models_dir) if params.model in ("auto", "lama") else None
         if params.model == "lama" and weights is None:
-            lama.WEIGHTS.require(ctx.settings.models_dir)
+            LAMA.require(ctx.settings.models_dir)
         if params.model == "sd":
             result, method = self._sd(image, hole, params, ctx)
         elif weights is not None:

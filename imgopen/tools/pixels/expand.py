@@ -6,92 +6,31 @@ the classical fill, so colours continue across the border), else by the classica
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from pydantic import Field
 
-from imgopen.config import Settings
 from imgopen.engine.inpaint import InpaintJob
 from imgopen.engine.samplers import resolve_sampler
 from imgopen.engine.service import DiffusionEngine
-from imgopen.errors import ImgOpenError
-from imgopen.media.encode import OutputFormat
-from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
 from imgopen.tools.pixels import outpaint_fill, sd_paint
+from imgopen.tools.pixels.expand_spec import ImgExpandParams, ImgExpandResult, ImgExpandSpec, canvas_size, check_request
+
+__all__ = ["ImgExpandParams", "ImgExpandResult", "ImgExpandTool", "canvas_size"]
 
 
-class ImgExpandParams(ToolParams):
-    sourceImage: ImageInput
-    prompt: str = Field("", max_length=2000, description="What the new area shows (SD only).")
-    negativePrompt: str = Field("", max_length=2000, description="What it must not show (SD only).")
-    sampleStep: int = Field(20, ge=1, le=150, description="Denoising steps (SD only).")
-    sampler: str | None = Field(
-        None, max_length=100, description="An A1111 sampler name, e.g. 'Euler a' or 'DPM++ 2M Karras' (SD only)."
-    )
-    imageCount: int = Field(ge=1, le=4, description="How many images to make, 1 to 4.")
-    promptGuideFactor: float = Field(7.0, ge=1, le=30, description="Classifier-free guidance scale (SD only).")
-    seed: int = Field(-1, ge=-1, le=2**32 - 1, description="Seed of the first image (the next ones +1); -1 random.")
-    verticalExpansionRatio: float = Field(ge=1, le=4, description="New height / old height, 1 to 4.")
-    horizontalExpansionRatio: float = Field(ge=1, le=4, description="New width / old width, 1 to 4.")
-    model: Literal["auto", "classical", "sd"] = Field(
-        "auto",
-        description="'auto': SD inpainting when a checkpoint is installed, else 'classical' (mirror, blur, grain).",
-    )
-    outputFormat: OutputFormat = Field("png", description="Encoding of the outputs: png, jpeg or webp.")
-
-
-class ImgExpandResult(ToolResult):
-    outputImageUrl: FileKey = Field(description="URL of the first image.")
-    outputImageUrls: list[FileKey] = Field(description="URLs of all images.")
-    width: int = Field(description="Output width in pixels.")
-    height: int = Field(description="Output height in pixels.")
-    seeds: list[int] = Field(description="The seed of each image.")
-
-
-def canvas_size(width: int, height: int, params: ImgExpandParams) -> tuple[int, int]:
-    return round(width * params.horizontalExpansionRatio), round(height * params.verticalExpansionRatio)
-
-
-class ImgExpandTool(Tool[ImgExpandParams, ImgExpandResult]):
-    code = "imgExpand"
-    summary = "Outpainting"
-    description = (
-        "Grows the canvas by the two ratios with the image in the centre, and paints the new area: Stable "
-        "Diffusion inpainting when a checkpoint is installed, else a classical mirrored and blurred extension."
-    )
-    params_model = ImgExpandParams
-    result_model = ImgExpandResult
-
+class ImgExpandTool(ImgExpandSpec, Tool[ImgExpandParams, ImgExpandResult]):
     def __init__(self, engine: DiffusionEngine | None = None) -> None:
         self.engine = engine
 
-    def precheck(self, params: ImgExpandParams, sizes: Mapping[str, tuple[int, int]], settings: Settings) -> None:
-        width, height = sizes["sourceImage"]
-        new_w, new_h = canvas_size(width, height, params)
-        if (new_w, new_h) == (width, height):
-            raise ImgOpenError(
-                "400",
-                "verticalExpansionRatio/horizontalExpansionRatio: the canvas would not grow; give a ratio above 1",
-            )
-        if new_w * new_h > settings.max_output_pixels:
-            raise ImgOpenError(
-                "400",
-                f"verticalExpansionRatio/horizontalExpansionRatio: the output would be {new_w}x{new_h}, over the "
-                f"limit of {settings.max_output_pixels / 1e6:g} megapixels",
-            )
-        resolve_sampler(params.sampler, "sampler")
-        if params.model == "sd":
-            sd_paint.require_engine(self.engine)
-
     def run(self, params: ImgExpandParams, ctx: TaskContext) -> ImgExpandResult:
         image = ctx.image(params.sourceImage, "sourceImage")
-        self.precheck(params, {"sourceImage": image.size}, ctx.settings)
+        # Checked again: a task may run long after it was submitted. "sd" without a checkpoint is
+        # refused in _sd (sd_paint.require_engine), with the submit-time check's "503".
+        check_request(params, image.size, ctx.settings)
         size = canvas_size(image.width, image.height, params)
         offset = ((size[0] - image.width) // 2, (size[1] - image.height) // 2)
         first = params.seed if params.seed >= 0 else secrets.randbelow(2**32 - params.imageCount)

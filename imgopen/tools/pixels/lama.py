@@ -22,15 +22,7 @@ from imgopen.engine.images import masked_region
 from imgopen.errors import ImgOpenError
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.pixels.masks import bounding_box
-from imgopen.tools.weights import WeightsSpec
 
-WEIGHTS = WeightsSpec(
-    label="LaMa inpainting",
-    folders=("inpaint", "lama"),
-    files=("lama.onnx", "big-lama.onnx", "lama_fp32.onnx", "big-lama.pt", "*lama*.onnx", "*lama*.pt"),
-    licence="Apache-2.0 (LaMa, Samsung AI Center)",
-    notes="ONNX inputs image (1,3,H,W) in [0,1] and mask (1,1,H,W) in {0,1}; or IOPaint's TorchScript big-lama.pt",
-)
 SIDE = 512
 MULTIPLE = 8
 

@@ -10,8 +10,8 @@ import math
 from imgopen.engine.inpaint import WORK_SIDE, InpaintJob, InpaintOutcome
 from imgopen.engine.resolve import default_checkpoint
 from imgopen.engine.service import DiffusionEngine
-from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.tools.pixels.sd_checkpoint import no_checkpoint
 
 MIN_SIDE = 256
 
@@ -19,10 +19,7 @@ MIN_SIDE = 256
 def require_engine(engine: DiffusionEngine | None) -> DiffusionEngine:
     """The engine, or "503" when no SD checkpoint is installed (the tool's `model: "sd"`)."""
     if engine is None or not engine.has_checkpoint():
-        folder = engine.catalog.models_dir / "checkpoints" if engine else "models/checkpoints"
-        raise ImgOpenError(
-            "503", f"model: 'sd' needs a Stable Diffusion checkpoint: put a .safetensors file into {folder}"
-        )
+        raise no_checkpoint(engine.catalog.models_dir / "checkpoints" if engine else "models/checkpoints")
     return engine
 
 

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from PIL import Image
-from pydantic import BaseModel, Field
 
-from imgopen.schemas.types import ImageInput
 from imgopen.tasks.context import TaskContext
-from imgopen.tools.base import Tool, ToolParams, ToolResult
+from imgopen.tools.base import Tool
 from imgopen.tools.understanding.clip_scorer import ClipScorer
+from imgopen.tools.understanding.identify_style_spec import (
+    IdentifyStyleParams,
+    IdentifyStyleResult,
+    IdentifyStyleSpec,
+    StyleScore,
+)
 from imgopen.vision import style_classifier
-from imgopen.vision.style_classifier import STYLE_NAMES, STYLES
+from imgopen.vision.styles import STYLE_NAMES, STYLES
+
+__all__ = ["IdentifyStyleParams", "IdentifyStyleResult", "IdentifyStyleTool", "StyleScore", "style_scores"]
 
 CLIP_METHOD = "clip-zero-shot"
-
-
-class StyleScore(BaseModel):
-    style: str = Field(description=f"A style from the published list: {', '.join(STYLE_NAMES)}.")
-    score: float = Field(ge=0, le=1, description="How likely the image is in this style; the scores sum to 1.")
-
-
-class IdentifyStyleParams(ToolParams):
-    sourceImage: ImageInput
-
-
-class IdentifyStyleResult(ToolResult):
-    style: str = Field(description="The most likely style.")
-    styles: list[StyleScore] = Field(description="Every style of the list with its score, most likely first.")
 
 
 def style_scores(image: Image.Image, clip: ClipScorer, ctx: TaskContext) -> tuple[list[StyleScore], str]:
@@ -42,19 +34,7 @@ def style_scores(image: Image.Image, clip: ClipScorer, ctx: TaskContext) -> tupl
     return [StyleScore(style=name, score=round(float(score), 4)) for name, score in pairs], method
 
 
-class IdentifyStyleTool(Tool[IdentifyStyleParams, IdentifyStyleResult]):
-    code = "identifyStyle"
-    summary = "Style recognition"
-    description = (
-        f"Names the style of an image from a published list ({', '.join(STYLE_NAMES)}), with a score for "
-        "each. With a CLIP model in models/clip/ the scores are CLIP zero-shot (method 'clip-zero-shot'); "
-        "without one, a classifier over image statistics (method 'offline-statistics') that reliably tells "
-        "photographs, black and white photographs, line art, sketches, pixel art and flat illustrations, "
-        "and only hints at the painterly styles."
-    )
-    params_model = IdentifyStyleParams
-    result_model = IdentifyStyleResult
-
+class IdentifyStyleTool(IdentifyStyleSpec, Tool[IdentifyStyleParams, IdentifyStyleResult]):
     def __init__(self, clip: ClipScorer | None = None) -> None:
         self._clip = clip or ClipScorer()
 

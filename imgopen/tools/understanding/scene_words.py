@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imgopen.tools.understanding.scene import Scene
-from imgopen.vision.style_classifier import STYLES
+from imgopen.vision.styles import STYLES
 
 STYLE_NOUNS = {
     "photograph": "a photograph",

@@ -14,23 +14,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from imgopen.errors import ImgOpenError
-from imgopen.tools.weights import WeightsSpec
 from imgopen.vision.control.settings import ControlMap, PreprocessSettings, grey_map, rgb_array
+from imgopen.vision.control.weights import DEPTH_WEIGHTS
 
-DEPTH_WEIGHTS = WeightsSpec(
-    label="depth estimator (Depth Anything V2 / MiDaS / DPT, ONNX)",
-    folders=("annotators", "annotators/depth", "annotator"),
-    files=(
-        "depth_anything_v2_vits.onnx",
-        "depth_anything_v2_*.onnx",
-        "depth_anything_*.onnx",
-        "dpt_*.onnx",
-        "midas_*.onnx",
-        "*depth*.onnx",
-    ),
-    licence="Depth Anything V2 Small: Apache-2.0 (Base/Large: CC-BY-NC-4.0); MiDaS and DPT: MIT",
-    notes="input NCHW RGB normalised with the ImageNet mean and deviation; output relative inverse depth",
-)
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 

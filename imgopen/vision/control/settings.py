@@ -1,16 +1,18 @@
-"""What every preprocessor takes and gives."""
+"""What every preprocessor takes and gives. Light (no network code): map_size is checked at submit
+by the API."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from imgopen.vision.control.models import AnnotatorModels
+if TYPE_CHECKING:
+    from imgopen.vision.control.models import AnnotatorModels
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,11 @@ class PreprocessSettings:
         return float(min(high, max(low, value)))
 
     def networks(self) -> AnnotatorModels:
-        return self.models if self.models is not None else AnnotatorModels()
+        if self.models is not None:
+            return self.models
+        from imgopen.vision.control.models import AnnotatorModels  # loads torch and MediaPipe
+
+        return AnnotatorModels()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,2 @@
-"""Super resolution: bundled Real-ESRGAN (ncnn) and user-installed upscalers, tiled (see service.py)."""
-
-from imgopen.vision.upscale.service import AUTO, LANCZOS, UpscalerInfo, Upscalers
-
-__all__ = ["AUTO", "LANCZOS", "UpscalerInfo", "Upscalers"]
+"""Super resolution: bundled Real-ESRGAN (ncnn) and user-installed upscalers, tiled (service.py);
+the names they answer to, without loading anything (names.py)."""

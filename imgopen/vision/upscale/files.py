@@ -17,8 +17,6 @@ from numpy.typing import NDArray
 
 from imgopen.vision.upscale.architectures import RRDBNet, SRVGGNetCompact
 
-TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
-ONNX_SUFFIXES = (".onnx",)
 _WRAPPERS = ("params_ema", "params", "state_dict", "model")
 
 

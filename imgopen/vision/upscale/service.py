@@ -25,24 +25,15 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from imgopen.catalog.layout import kind_folders
 from imgopen.errors import ImgOpenError
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.vision.upscale import bundled
-from imgopen.vision.upscale.files import (
-    ONNX_SUFFIXES,
-    TORCH_SUFFIXES,
-    LoadedUpscaler,
-    UnsupportedUpscaler,
-    load_onnx,
-    load_torch,
-)
+from imgopen.vision.upscale.files import LoadedUpscaler, UnsupportedUpscaler, load_onnx, load_torch
+from imgopen.vision.upscale.names import AUTO, DEFAULT_FAMILY, LANCZOS, ONNX_SUFFIXES, UpscalerNames, name_key
 from imgopen.vision.upscale.resample import resample
 from imgopen.vision.upscale.tiles import Progress, upscale_tiled
 
-AUTO = "auto"
-LANCZOS = "lanczos"
-DEFAULT_FAMILY = "realesr-animevideov3"
+__all__ = ["AUTO", "LANCZOS", "UpscalerInfo", "Upscalers"]
 _GREY_MODES = ("L", "1", "I", "I;16", "F")
 
 
@@ -73,14 +64,12 @@ class Upscalers:
         self._loaded: dict[tuple[str, int], LoadedUpscaler] = {}
         self._lock = threading.Lock()
         self._onnx = OnnxSessions(threads)
+        self.naming = UpscalerNames(models_dir)
 
     # --- listing ----------------------------------------------------------------------------
     def files(self) -> list[Path]:
         """Installed upscaler files, in the catalog's folder order."""
-        found: list[Path] = []
-        for folder in kind_folders(self.models_dir, "upscaler"):
-            found += sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
-        return found
+        return self.naming.files()
 
     def available(self) -> list[UpscalerInfo]:
         """Bundled networks first, then installed files (architecture and scale once loaded)."""
@@ -96,20 +85,15 @@ class Upscalers:
 
     def names(self) -> list[str]:
         """Every value `model` accepts."""
-        families = dict.fromkeys(m.family for m in bundled.installed())
-        return list(dict.fromkeys([AUTO, LANCZOS, *families, *(info.name for info in self.available())]))
+        return self.naming.names()
 
     def knows(self, model: str) -> bool:
         """Whether `model` names an upscaler (bundled, by A1111's name, or an installed file); loads nothing."""
-        key = _key(model)
-        if key in (AUTO, LANCZOS, ""):
-            return True
-        return any(key in (m.family, m.name) for m in bundled.installed()) or self._file_named(key) is not None
+        return self.naming.knows(model)
 
     def check(self, model: str) -> None:
         """ "400" (listing the valid names) unless `model` names an upscaler; loads nothing."""
-        if not self.knows(model):
-            raise ImgOpenError("400", f"model: no upscaler named {model!r}; valid: {', '.join(self.names())}")
+        self.naming.check(model)
 
     # --- upscaling --------------------------------------------------------------------------
     def upscale(
@@ -166,11 +150,11 @@ class Upscalers:
         if isinstance(model, Path):
             return self._file_steps(model)
         wanted = model.strip()
-        key = _key(wanted) if _key(wanted) not in ("", AUTO) else DEFAULT_FAMILY
+        key = name_key(wanted) if name_key(wanted) not in ("", AUTO) else DEFAULT_FAMILY
         members = [m for m in bundled.installed() if key in (m.family, m.name)]
         if members:
             return {m.scale: _Step(m.name, self._bundled_loader(m)) for m in members}
-        path = self._file_named(key)
+        path = self.naming.file_named(key)
         if path is not None:
             return self._file_steps(path)
         if key == DEFAULT_FAMILY:
@@ -180,16 +164,6 @@ class Upscalers:
                 f"put an upscaler (.pth, .safetensors or .onnx) into {self.models_dir / 'upscale_models'} and name it",
             )
         raise ImgOpenError("400", f"model: no upscaler named {wanted!r}; valid: {', '.join(self.names())}")
-
-    def _file_named(self, key: str) -> Path | None:
-        """The installed file named `key` (lower case): its name, stem, or path inside its folder."""
-        folders = kind_folders(self.models_dir, "upscaler")
-        for path in self.files():
-            names = {path.name.lower(), path.name[: -len(path.suffix)].lower()}
-            names |= {str(path.relative_to(f)).lower() for f in folders if path.is_relative_to(f)}
-            if key in names:
-                return path
-        return None
 
     def _file_steps(self, path: Path) -> dict[int, _Step]:
         def load() -> LoadedUpscaler:
@@ -225,14 +199,6 @@ class Upscalers:
                 self._loaded = {k: v for k, v in self._loaded.items() if k[0] != name}
                 self._loaded[(name, version)] = loaded
             return loaded
-
-
-_SUFFIXES = TORCH_SUFFIXES + ONNX_SUFFIXES
-
-
-def _key(model: str) -> str:
-    key = model.strip().lower()
-    return bundled.A1111_NAMES.get(key, key)
 
 
 def _bleed(rgba: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from imgopen.errors import ImgOpenError
+from imgopen.testing.direct import direct_checks
 from imgopen.tools.faces.analysis import FaceAnalyzer
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.registry import AnyTool
@@ -108,5 +109,5 @@ def test_blank_mask_and_tiny_images_are_refused(face_tools: dict[str, AnyTool], 
     assert refused.value.code == "400" and "mask" in refused.value.msg
     params = tool.params_model.model_validate({"imageUrl": "x"})
     with pytest.raises(ImgOpenError) as refused:
-        tool.precheck(params, {"imageUrl": (12, 300)}, make_ctx().settings)
+        tool.precheck(params, {"imageUrl": (12, 300)}, direct_checks(make_ctx().settings))
     assert refused.value.code == "400" and "imageUrl" in refused.value.msg

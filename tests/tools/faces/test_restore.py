@@ -14,6 +14,7 @@ from PIL import Image
 
 from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
+from imgopen.testing.direct import direct_checks
 from imgopen.tools.faces.restorer import FaceRestorer
 from imgopen.tools.registry import AnyTool
 from tests.tools.faces import tiny_onnx
@@ -112,15 +113,16 @@ def test_model_not_installed_is_503_at_submit_and_no_face_is_400(
 ) -> None:
     tool = face_tools["codeformer"]
     ctx = make_ctx()
+    checks = direct_checks(ctx.settings)
     for model, file in (("codeformer", "codeformer.onnx"), ("gfpgan", "GFPGANv1.4.onnx")):
         params = tool.params_model.model_validate({"sourceImage": "x", "model": model})
         with pytest.raises(ImgOpenError) as missing:
-            tool.precheck(params, {"sourceImage": (256, 256)}, ctx.settings)
+            tool.precheck(params, {"sourceImage": (256, 256)}, checks)
         assert missing.value.code == "503" and file in missing.value.msg
         assert str(ctx.settings.models_dir / "facerestore_models") in missing.value.msg
     params = tool.params_model.model_validate({"sourceImage": "x", "upscale": 4})
     with pytest.raises(ImgOpenError) as too_big:
-        tool.precheck(params, {"sourceImage": (8000, 8000)}, ctx.settings)
+        tool.precheck(params, {"sourceImage": (8000, 8000)}, checks)
     assert too_big.value.code == "400" and "upscale" in too_big.value.msg
     with pytest.raises(ImgOpenError) as no_face:
         call(tool, ctx, sourceImage=uri(np.asarray(Image.open(_coffee()))))

@@ -14,6 +14,7 @@ from skimage import data
 from skimage.feature import hog
 
 from imgopen.errors import ImgOpenError
+from imgopen.testing.direct import direct_checks
 from imgopen.tools.faces.analysis import FaceAnalyzer, FoundFace
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.registry import AnyTool
@@ -163,7 +164,9 @@ def test_no_face_blank_and_mask_images_fail_with_the_field_named(
     with pytest.raises(ImgOpenError) as refused:
         params = fusion.params_model.model_validate({"sourceUrl": ["a", "b"], "targetUrl": "c"})
         fusion.precheck(
-            params, {"sourceUrl[0]": (300, 300), "sourceUrl[1]": (8, 8), "targetUrl": (300, 300)}, make_ctx().settings
+            params,
+            {"sourceUrl[0]": (300, 300), "sourceUrl[1]": (8, 8), "targetUrl": (300, 300)},
+            direct_checks(make_ctx().settings),
         )
     assert refused.value.code == "400" and "sourceUrl[1]" in refused.value.msg
 

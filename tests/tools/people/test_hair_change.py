@@ -15,7 +15,7 @@ from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.services import Services, build_services
 from imgopen.tasks.context import TaskContext
-from imgopen.testing.direct import direct_context
+from imgopen.testing.direct import direct_checks, direct_context
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.people.hair_change import HairChangeParams, HairChangeTool
 from imgopen.tools.people.hair_colors import COLOR_NAMES, HAIR_COLORS
@@ -146,7 +146,7 @@ def test_no_checkpoint_no_style(tmp_path: Path, source: str) -> None:
     try:
         tool = HairChangeTool(services.engine)
         with pytest.raises(ImgOpenError) as refused:
-            tool.precheck(HairChangeParams(sourceImage=source, hairStyle="bob_cut"), {}, settings)
+            tool.precheck(HairChangeParams(sourceImage=source, hairStyle="bob_cut"), {}, direct_checks(settings))
         assert refused.value.code == "503" and str(tmp_path / "empty" / "checkpoints") in refused.value.msg
         # Colour alone needs no checkpoint.
         done = tool.run(HairChangeParams(sourceImage=source, hairColor="black"), direct_context(settings))

@@ -21,12 +21,13 @@ from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.services import Services, build_services
 from imgopen.tasks.context import TaskContext
-from imgopen.testing.direct import direct_context
+from imgopen.testing.direct import direct_checks, direct_context
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.people.instant_id.face_analysis import FaceAnalysis, recognition_normalisation
 from imgopen.tools.people.instant_id.keypoints import COLORS, draw_keypoints, fit_points
 from imgopen.tools.people.instant_id.tool import InstantIdParams, InstantIdTool
+from imgopen.tools.people.instant_id.tool_spec import InstantIdSpec, requirements
 from tests.tools.conftest import stored
 from tests.tools.people.instantid_models import FACE_BOX_640, FACE_POINTS_640, write_instantid_folder
 
@@ -50,15 +51,11 @@ def services(models: Path) -> Iterator[Services]:
 
 
 def refusal(models_dir: Path, tmp_path: Path, name: str) -> ImgOpenError:
-    """What instantID's submit-time check says with this models folder."""
+    """What instantID's submit-time check says with this models folder (from the spec: no engine)."""
     settings = Settings(data_dir=tmp_path, models_dir=models_dir, database_url=f"sqlite:///{tmp_path}/{name}.db")
-    services = build_services(settings)
-    try:
-        with pytest.raises(ImgOpenError) as refused:
-            InstantIdTool(services.engine).precheck(InstantIdParams(image="x"), {}, settings)
-        return refused.value
-    finally:
-        services.stop()
+    with pytest.raises(ImgOpenError) as refused:
+        InstantIdSpec().precheck(InstantIdParams(image="x"), {}, direct_checks(settings))
+    return refused.value
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +91,12 @@ def test_missing_weights_are_listed(tmp_path: Path, models: Path) -> None:
     assert "ControlNetModel" not in one.msg and "glintr100" not in one.msg
 
 
-def test_checkpoint_must_be_sdxl(tool: InstantIdTool, models: Path) -> None:
+def test_checkpoint_must_be_sdxl(services: Services, models: Path) -> None:
+    catalog = services.engine.catalog
     with pytest.raises(ImgOpenError) as missing:
-        tool.requirements(InstantIdParams(image="x", checkpoint="nope"), models)
+        requirements(InstantIdParams(image="x", checkpoint="nope"), catalog, models)
     assert missing.value.code == "404"
-    entry, files = tool.requirements(InstantIdParams(image="x"), models)
+    entry, files = requirements(InstantIdParams(image="x"), catalog, models)
     assert entry.name == "tiny-sdxl" and files.ip_adapter.name == "ip-adapter.bin"
 
 

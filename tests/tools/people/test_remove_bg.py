@@ -21,7 +21,7 @@ from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.services import build_services
 from imgopen.tasks.context import TaskContext
-from imgopen.testing.direct import direct_context
+from imgopen.testing.direct import direct_checks, direct_context
 from imgopen.testing.images import astronaut, data_uri, decode, encode
 from imgopen.tools.people.remove_bg import PERSON_METHOD, RemoveBgParams, RemoveBgTool
 from tests.conftest import Served, SettingsFactory
@@ -107,7 +107,7 @@ def test_no_person_is_refused_with_what_to_install(tool: RemoveBgTool, ctx: Task
         tool.run(RemoveBgParams(sourceImage=coffee), ctx)
 
 
-def test_bad_fields_name_themselves(tool: RemoveBgTool) -> None:
+def test_bad_fields_name_themselves(tool: RemoveBgTool, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="outputMode"):
         RemoveBgParams(sourceImage="x", outputMode="sepia")
     with pytest.raises(ValidationError, match="backgroundColor") as colour:
@@ -115,8 +115,9 @@ def test_bad_fields_name_themselves(tool: RemoveBgTool) -> None:
     assert "not a colour" in str(colour.value)
     with pytest.raises(ValidationError, match="model"):
         RemoveBgParams(sourceImage="x", model="sam")
+    checks = direct_checks(Settings(data_dir=tmp_path, models_dir=Path("/nowhere"), database_url="sqlite://"))
     with pytest.raises(ImgOpenError) as missing:
-        tool.precheck(RemoveBgParams(sourceImage="x", model="u2net"), {}, Settings(models_dir=Path("/nowhere")))
+        tool.precheck(RemoveBgParams(sourceImage="x", model="u2net"), {}, checks)
     assert missing.value.code == "503" and "u2net.onnx" in missing.value.msg
     assert str(Path("/nowhere") / "rembg") in missing.value.msg
 

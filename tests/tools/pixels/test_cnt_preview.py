@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.testing.direct import direct_checks
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.pixels.cnt_preview import NAMES, CntPreviewParams, CntPreviewResult, CntPreviewTool
 from tests.tools.faces.test_detection import ASTRONAUT_FACE
@@ -62,12 +63,13 @@ def test_every_preprocessor_makes_a_map_of_the_right_size(
 
 def test_depth_and_normal_without_weights_are_503_naming_file_and_folder(tool: CntPreviewTool, tmp_path: Path) -> None:
     ctx = context(tmp_path, tmp_path / "models")
+    checks = direct_checks(ctx.settings)
     for name in ("depth", "normal", "depth_midas"):
         params = CntPreviewParams(sourceImage=PHOTO, preprocessor=name)
         for at_submit in (True, False):
             with pytest.raises(ImgOpenError) as missing:
                 if at_submit:
-                    tool.precheck(params, {"sourceImage": (512, 384)}, ctx.settings)
+                    tool.precheck(params, {"sourceImage": (512, 384)}, checks)
                 else:
                     tool.run(params, ctx)
             assert missing.value.code == "503", name
@@ -137,7 +139,7 @@ def test_a_map_over_the_pixel_limit_is_400_naming_processor_res(tool: CntPreview
     params = CntPreviewParams(sourceImage=PHOTO, preprocessor="canny", processorRes=2048)
     # A 20000 x 10 strip (allowed as input) with its shorter side at 2048: 4096000 x 2048 pixels.
     with pytest.raises(ImgOpenError) as refused:
-        tool.precheck(params, {"sourceImage": (20_000, 10)}, ctx.settings)
+        tool.precheck(params, {"sourceImage": (20_000, 10)}, direct_checks(ctx.settings))
     assert refused.value.code == "400" and "processorRes" in refused.value.msg
     strip = data_uri(encode(Image.new("RGB", (2000, 10), (40, 90, 200))))
     with pytest.raises(ImgOpenError) as at_run:

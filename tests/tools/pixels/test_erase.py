@@ -13,6 +13,7 @@ from skimage import data
 
 from imgopen.errors import ImgOpenError
 from imgopen.services import Services
+from imgopen.testing.direct import direct_checks
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.pixels import masks, sd_paint
 from imgopen.tools.pixels.erase import EraseParams, EraseTool
@@ -64,7 +65,7 @@ def test_a_mask_of_the_same_shape_is_scaled_and_of_another_is_400(tmp_path: Path
     tool = EraseTool()
     params = EraseParams(sourceImage="x", maskImage="y")
     with pytest.raises(ImgOpenError) as refused:
-        tool.precheck(params, {"sourceImage": (512, 512), "maskImage": (512, 300)}, ctx.settings)
+        tool.precheck(params, {"sourceImage": (512, 512), "maskImage": (512, 300)}, direct_checks(ctx.settings))
     assert refused.value.code == "400" and "maskImage" in refused.value.msg and "512x300" in refused.value.msg
 
 
@@ -128,7 +129,7 @@ def test_lama_asked_for_but_missing_is_503_naming_file_and_folder(tmp_path: Path
     ctx = context(tmp_path, tmp_path / "models")
     params = EraseParams(sourceImage="x", maskImage="y", model="lama")
     with pytest.raises(ImgOpenError) as missing:
-        EraseTool().precheck(params, {"sourceImage": (8, 8), "maskImage": (8, 8)}, ctx.settings)
+        EraseTool().precheck(params, {"sourceImage": (8, 8), "maskImage": (8, 8)}, direct_checks(ctx.settings))
     assert missing.value.code == "503"
     assert "lama.onnx" in missing.value.msg and str(tmp_path / "models" / "inpaint") in missing.value.msg
 
@@ -154,5 +155,5 @@ def test_sd_erase_with_the_tiny_checkpoint(
     inside = np.asarray(mask) > 127
     assert np.abs(out[inside] - before[inside]).mean() > 5
     with pytest.raises(ImgOpenError) as no_engine:
-        EraseTool().precheck(params, {"sourceImage": (120, 80), "maskImage": (120, 80)}, ctx.settings)
+        EraseTool().precheck(params, {"sourceImage": (120, 80), "maskImage": (120, 80)}, direct_checks(ctx.settings))
     assert no_engine.value.code == "503" and "checkpoint" in no_engine.value.msg

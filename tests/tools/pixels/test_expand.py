@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from imgopen.errors import ImgOpenError
 from imgopen.services import Services
+from imgopen.testing.direct import direct_checks
 from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.pixels import outpaint_fill, sd_paint
 from imgopen.tools.pixels.expand import ImgExpandParams, ImgExpandTool
@@ -97,14 +98,14 @@ def test_ratios_out_of_range_name_the_field_and_no_growth_is_400(tmp_path: Path)
             params(source, ratios["horizontal"], ratios["vertical"], imageCount=1)
         assert [error["loc"] for error in refused.value.errors()] == [(field,)]
     ctx = context(tmp_path, tmp_path / "models")
-    tool = ImgExpandTool()
+    tool, checks = ImgExpandTool(), direct_checks(ctx.settings)
     for horizontal, vertical in ((1.0, 1.0), (1.01, 1.0)):  # 40 x 1.01 rounds back to 40: no growth either
         with pytest.raises(ImgOpenError) as same:
             tool.run(params(source, horizontal, vertical, imageCount=1), ctx)
         assert same.value.code == "400" and "ExpansionRatio" in same.value.msg
     with pytest.raises(ImgOpenError) as huge:
-        tool.precheck(params(source, 4, 4, imageCount=1), {"sourceImage": (4000, 4000)}, ctx.settings)
+        tool.precheck(params(source, 4, 4, imageCount=1), {"sourceImage": (4000, 4000)}, checks)
     assert huge.value.code == "400" and "16000x16000" in huge.value.msg
     with pytest.raises(ImgOpenError) as no_sd:
-        tool.precheck(params(source, 2, 2, imageCount=1, model="sd"), {"sourceImage": (40, 30)}, ctx.settings)
+        tool.precheck(params(source, 2, 2, imageCount=1, model="sd"), {"sourceImage": (40, 30)}, checks)
     assert no_sd.value.code == "503" and "checkpoint" in no_sd.value.msg

@@ -19,8 +19,9 @@ from imgopen.catalog.detect import detect_upscaler
 from imgopen.catalog.tensor_index import read_tensor_index
 from imgopen.errors import ImgOpenError
 from imgopen.testing.images import astronaut
-from imgopen.vision.upscale import Upscalers, bundled
+from imgopen.vision.upscale import bundled
 from imgopen.vision.upscale.architectures import RRDBNet, SRVGGNetCompact
+from imgopen.vision.upscale.service import Upscalers
 from imgopen.vision.upscale.tiles import to_uint8, upscale_tiled
 from tests.tools.pixels import onnx_models
 

@@ -19,7 +19,7 @@ from imgopen.tools.understanding.captioner import GENERATION, clean_caption
 from imgopen.tools.understanding.clip_terms import ARTISTS, FLAVOUR_COUNT, MEDIUMS
 from imgopen.tools.understanding.identify_style import IdentifyStyleParams, IdentifyStyleTool
 from imgopen.tools.understanding.interrogate import InterrogateParams, InterrogateTool
-from imgopen.vision.style_classifier import STYLE_NAMES, STYLES
+from imgopen.vision.styles import STYLE_NAMES, STYLES
 from tests.tools.understanding import tiny_models
 from tests.tools.understanding.conftest import ContextFactory
 

@@ -126,8 +126,9 @@ def test_token_limits(tool: PromptExpandTool, ctx: TaskContext, clip_tokens: Any
     assert all(clip_tokens(p) <= 16 for p in short.prompts) and len(short.prompts) == 4
     long = expand(tool, ctx, sequencesNum=2, seed=3, minTokens=110, maxTokens=150)
     assert all(110 <= clip_tokens(p) <= 150 for p in long.prompts)
+    # Counted with the CLIP tokenizer, so in run() (not at submit, where no tokenizer is loaded).
     with pytest.raises(ImgOpenError) as error:
-        tool.precheck(PromptExpandParams(sourcePrompt=SOURCE, maxTokens=9), {}, ctx.settings)
+        expand(tool, ctx, maxTokens=9)
     assert error.value.code == "400" and "maxTokens" in error.value.msg
 
 

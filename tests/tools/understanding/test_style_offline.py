@@ -12,7 +12,7 @@ from skimage import data
 from imgopen.tasks.context import TaskContext
 from imgopen.testing.images import data_uri, encode
 from imgopen.tools.understanding.identify_style import IdentifyStyleParams, IdentifyStyleTool
-from imgopen.vision.style_classifier import STYLE_NAMES
+from imgopen.vision.styles import STYLE_NAMES
 from tests.tools.understanding import drawings
 from tests.tools.understanding.conftest import ContextFactory
 

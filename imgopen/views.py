@@ -8,9 +8,10 @@ from typing import Any
 from imgopen.db.tables import Task
 from imgopen.engine.results import SdResult
 from imgopen.storage.base import Storage
+from imgopen.tasks.kinds import SD, TOOL, TRAINING
 from imgopen.tasks.states import TaskState, sd_status, tool_status
 from imgopen.tasks.store import TaskStore
-from imgopen.tools.registry import ToolRegistry
+from imgopen.tools.registry import AnySpec, ToolLookup
 from imgopen.training.results import TrainingResult
 
 Renderer = Callable[[Task], dict[str, Any]]
@@ -21,11 +22,11 @@ def success(data: Any) -> dict[str, Any]:
 
 
 class TaskViews:
-    def __init__(self, store: TaskStore, storage: Storage, tools: ToolRegistry) -> None:
+    def __init__(self, store: TaskStore, storage: Storage, tools: ToolLookup[AnySpec]) -> None:
         self._store = store
         self._storage = storage
         self._tools = tools
-        self._by_kind: dict[str, Renderer] = {"tool": self.tool, "sd": self.sd_v2, "training": self.training}
+        self._by_kind: dict[str, Renderer] = {TOOL.name: self.tool, SD.name: self.sd_v2, TRAINING.name: self.training}
 
     @property
     def file_context(self) -> dict[str, Any]:
