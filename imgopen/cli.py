@@ -1,4 +1,5 @@
-"""The `imgopen` command: serve, keys. Every command reads the same Settings as the server."""
+"""The `imgopen` command: serve (all in one), api and worker (a cluster), workers, keys, models.
+Every command reads the same Settings as the server."""
 
 from __future__ import annotations
 
@@ -47,13 +48,11 @@ def serve(
     """Start the API server with its workers."""
     # Model code must find weights on disk only; a hub download would hang or fail here.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import uvicorn
-
     from imgopen.api.app import create_app
     from imgopen.services import build_services
 
     settings = _settings(host=host, port=port, data_dir=data_dir, models_dir=models_dir)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
     services = build_services(settings)
     if settings.create_first_key and services.keys.count() == 0:
         created = services.keys.create("first key")
@@ -61,14 +60,104 @@ def serve(
         typer.echo(f"  X-Request-req-accessKeyId:     {created.id}")
         typer.echo(f"  X-Request-req-accessKeySecret: {created.secret}")
         typer.echo(f"  callback signing secret:       {created.callback_secret}")
+    _serve_http(create_app(services), settings, access_log)
+
+
+def _serve_http(app: Any, settings: Settings, access_log: bool) -> None:
+    import uvicorn
+
     typer.echo(f"imgopen on {settings.resolved_public_base_url}  (docs: {settings.resolved_public_base_url}/docs)")
     uvicorn.run(
-        create_app(services),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=access_log,
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=access_log
     )
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind; default IMGOPEN_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default IMGOPEN_PORT or 8000.")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Start the HTTP API alone (a cluster): tasks run in `imgopen worker` processes over Celery.
+    Needs IMGOPEN_EXECUTOR=celery, a shared database (IMGOPEN_DATABASE_URL) and shared storage."""
+    from imgopen.api.app import create_app
+    from imgopen.roles.api import build_api
+
+    settings = _settings(host=host, port=port)
+    _logging(settings)
+    try:
+        services = build_api(settings)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    _serve_http(create_app(services), settings, access_log)
+
+
+@app.command()
+def worker(
+    pool: Annotated[
+        list[str], typer.Option("--pool", help="gpu, cpu or train; repeat (or comma-separate) to serve several.")
+    ],
+    device: Annotated[
+        str | None, typer.Option(help="Torch device: cuda, cuda:1, cpu...; default IMGOPEN_DEVICE.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The worker's name in `imgopen workers`; default from pools/host/device.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Tasks at once; default 1 for gpu and train, IMGOPEN_CPU_WORKERS for cpu.")
+    ] = None,
+) -> None:
+    """Start a worker (a cluster): one process per GPU, taking the tasks of its pools from Celery."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from imgopen.cluster.worker_main import run_worker
+    from imgopen.tasks.executor import POOLS
+
+    pools = [part.strip() for item in pool for part in item.split(",") if part.strip()]
+    unknown = [p for p in pools if p not in POOLS]
+    if unknown or not pools:
+        typer.echo(f"--pool: use {', '.join(POOLS)} (got {', '.join(unknown) or 'nothing'})", err=True)
+        raise typer.Exit(2)
+    settings = _settings(device=device)
+    if settings.executor != "celery":
+        typer.echo(
+            "`imgopen worker` takes tasks from Celery: set IMGOPEN_EXECUTOR=celery and IMGOPEN_BROKER_URL", err=True
+        )
+        raise typer.Exit(2)
+    _logging(settings)
+    run_worker(settings, pools, name, concurrency)
+
+
+@app.command()
+def workers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False, data_dir: DataDir = None
+) -> None:
+    """The workers of the cluster: pools, device, loaded models, current tasks, last heartbeat."""
+    from imgopen.clock import now_ms
+    from imgopen.db.engine import open_database
+    from imgopen.tasks.workers import WorkerDirectory
+
+    settings = _settings(data_dir=data_dir)
+    directory = WorkerDirectory(open_database(settings), settings.heartbeat_seconds)
+    now = now_ms()
+    rows = [info.as_json(now, directory.stale_ms) for info in directory.all()]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no workers have reported (a cluster's workers start with `imgopen worker --pool ...`)")
+    for row in rows:
+        state = "alive" if row["alive"] else "gone "
+        seen = (now - row["heartbeatAt"]) / 1000
+        typer.echo(
+            f"{row['name']}  {state}  pools={','.join(row['pools'])}  device={row['device']}  "
+            f"running={','.join(row['currentTasks']) or '-'}  checkpoints={','.join(row['checkpoints']) or '-'}  "
+            f"loras={','.join(row['loras']) or '-'}  host={row['host']} pid={row['pid']}  seen {seen:.1f} s ago"
+        )
 
 
 @keys_app.command("create")
