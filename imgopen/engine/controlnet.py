@@ -23,7 +23,7 @@ from imgopen.engine.params import ControlNetParams
 from imgopen.engine.resolve import Resolved
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
-from imgopen.vision.preprocessors import PreprocessSettings, get_preprocessor
+from imgopen.vision.preprocessors import AnnotatorModels, PreprocessSettings, get_preprocessor
 
 SOFT_INJECTION = 0.825
 
@@ -72,7 +72,12 @@ def _scale_residuals(_module: Any, _inputs: Any, output: Any) -> Any:
 
 
 def prepare_controls(
-    params: ControlNetParams, resolved: Resolved, ctx: TaskContext, size: tuple[int, int], init: Image.Image | None
+    params: ControlNetParams,
+    resolved: Resolved,
+    ctx: TaskContext,
+    size: tuple[int, int],
+    init: Image.Image | None,
+    models: AnnotatorModels | None = None,
 ) -> ControlSetup:
     setup = ControlSetup()
     for index, (unit, _entry) in enumerate(resolved.controlnets):
@@ -84,7 +89,7 @@ def prepare_controls(
         if preprocess is None:
             raise ImgOpenError("400", f"controlnet.args[{index}].module: unknown preprocessor {unit.module!r}")
         resolution = min(size) if unit.pixel_perfect else unit.processor_res
-        control = preprocess(source, PreprocessSettings(resolution, unit.threshold_a, unit.threshold_b))
+        control = preprocess(source, PreprocessSettings(resolution, unit.threshold_a, unit.threshold_b, models=models))
         control = resize_to(control, size, unit.resize_mode)
         if unit.mask is not None:
             # Outside its mask a unit gives no control (a black map: no edges, no pose).

@@ -21,6 +21,7 @@ from imgopen.engine.progress import StepProgress
 from imgopen.engine.prompt_encoding import encode_prompts
 from imgopen.engine.resolve import LATENT_UPSCALERS, Resolved
 from imgopen.tasks.context import TaskContext
+from imgopen.vision.control.models import AnnotatorModels
 from imgopen.vision.upscale.service import Upscalers
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,11 @@ class Generator:
         vae: Any | None,
         controlnets: list[Any],
         upscalers: Upscalers,
+        annotators: AnnotatorModels | None = None,
     ) -> None:
         self.loaded = loaded
         self.upscalers = upscalers
+        self.annotators = annotators  # the preprocessors' networks (None: loaded for the call)
         self.params = params
         self.resolved = resolved
         self.ctx = ctx
@@ -101,7 +104,7 @@ class Generator:
         self.seeds = seeds
         plan = plan_inputs(params, self.ctx, seeds[0])
         if isinstance(params, ControlNetParams):
-            plan.controls = prepare_controls(params, self.resolved, self.ctx, self.size, plan.init)
+            plan.controls = prepare_controls(params, self.resolved, self.ctx, self.size, plan.init, self.annotators)
         pipe = self._pipeline(plan)
         embeds = encode_prompts(pipe, self.resolved.prompt, self.resolved.negative_prompt, params.clip_skip).as_kwargs()
         self.embeds = embeds

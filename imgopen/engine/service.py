@@ -16,7 +16,7 @@ from PIL import Image
 from imgopen.catalog.catalog import ModelCatalog, ModelEntry
 from imgopen.catalog.detect import FLUX_FAMILIES
 from imgopen.config import Settings
-from imgopen.engine.cache import ModelCache
+from imgopen.engine.cache import ModelCache, default_budget
 from imgopen.engine.checks import check_generation
 from imgopen.engine.device import Placement, choose_placement, is_out_of_memory
 from imgopen.engine.generate import Generator, infotext
@@ -28,6 +28,7 @@ from imgopen.engine.resolve import Resolved
 from imgopen.engine.results import SdImage, SdResult
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
+from imgopen.vision.control.models import AnnotatorModels
 from imgopen.vision.upscale.service import Upscalers
 
 log = logging.getLogger(__name__)
@@ -36,31 +37,35 @@ T = TypeVar("T")
 FaceRestorer = Callable[[Image.Image], Image.Image]
 
 
-def default_budget(placement: Placement) -> int:
-    """Half the machine's memory on a CPU, 90% of the GPU's: what models may occupy."""
-    if placement.is_cuda:
-        total = torch.cuda.get_device_properties(placement.device).total_memory
-        return int(total * 0.9)
-    import os
-
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)
+def model_cache(settings: Settings) -> ModelCache:
+    """A worker's one model cache, within IMGOPEN_MODEL_CACHE_GB (0: default_budget)."""
+    if settings.model_cache_gb:
+        return ModelCache(int(settings.model_cache_gb * (1 << 30)))
+    return ModelCache(default_budget(choose_placement(settings.device, settings.dtype)))
 
 
 class DiffusionEngine:
-    def __init__(self, catalog: ModelCatalog, settings: Settings, face_restorer: FaceRestorer | None = None) -> None:
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        settings: Settings,
+        face_restorer: FaceRestorer | None = None,
+        cache: ModelCache | None = None,
+    ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.placement = choose_placement(settings.device, settings.dtype)
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        budget = int(settings.model_cache_gb * (1 << 30)) if settings.model_cache_gb else default_budget(self.placement)
-        self.cache = ModelCache(budget)
+        # Every model of the worker, the tools' included (whoever builds both passes the same one).
+        self.cache = cache if cache is not None else model_cache(settings)
         self.cache_dir: Path = settings.data_dir / "cache"
         # restore_faces: the face tools' restorer, passed in by whoever builds both (None: not available).
         self.face_restorer = face_restorer
-        # One upscaler service for the hires fix and the pixel tools: loaded networks are shared.
-        self.upscalers = Upscalers(settings.models_dir, settings.torch_threads)
-        self._faces: Any = None
+        # One upscaler service for the hires fix and the pixel tools.
+        self.upscalers = Upscalers(settings.models_dir, settings.torch_threads, self.cache)
+        # The ControlNet preprocessors' networks, for the SD endpoints and cnt/preview.
+        self.annotators = AnnotatorModels(self.cache)
         _quiet_libraries()
 
     # --- models ---------------------------------------------------------------------------------
@@ -96,6 +101,7 @@ class DiffusionEngine:
         return folders[0] if folders else None
 
     def unload(self) -> list[str]:
+        """Drop every model not in use (the tools' too); the keys dropped."""
         return self.cache.unload()
 
     def loaded(self) -> dict[str, list[str]]:
@@ -161,7 +167,7 @@ class DiffusionEngine:
         controlnets = [self.controlnet(entry) for _unit, entry in resolved.controlnets]
         loaded.apply_loras(resolved.loras)
         loaded.load_embeddings(resolved.embeddings)
-        generator = Generator(loaded, params, resolved, ctx, vae, controlnets, self.upscalers)
+        generator = Generator(loaded, params, resolved, ctx, vae, controlnets, self.upscalers, self.annotators)
         images = generator.run()
         extra: dict[str, Any] = {}
         if params.ADetailer is not None and params.ADetailer.args:
@@ -191,11 +197,9 @@ class DiffusionEngine:
         return SdResult(images=saved, info=info, method=f"diffusers:{type(loaded.pipe).__name__}")
 
     def _face_detector(self) -> Any:
-        if self._faces is None:
-            from imgopen.vision.faces import FaceDetector
+        from imgopen.vision.faces import FaceDetector
 
-            self._faces = FaceDetector()
-        return self._faces
+        return FaceDetector(self.cache)  # holds nothing: its graphs are in the cache
 
     def _restore_faces(self, images: list[Image.Image], ctx: TaskContext) -> list[Image.Image]:
         if self.face_restorer is None:

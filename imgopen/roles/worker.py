@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from imgopen.config import Settings
 from imgopen.engine.handler import GenerationHandler
-from imgopen.engine.service import DiffusionEngine
+from imgopen.engine.service import DiffusionEngine, model_cache
 from imgopen.roles.core import Core, build_core
 from imgopen.tasks.handlers import TaskHandler
 from imgopen.tasks.kinds import SD, TOOL, TRAINING
@@ -34,8 +34,10 @@ def build_worker_parts(
     core: Core, extra_tools: Sequence[AnyTool] = (), on_finished: Callable[[str], None] = lambda _task_id: None
 ) -> WorkerParts:
     settings = core.settings
-    face_kit = faces.kit(settings)
-    engine = DiffusionEngine(core.catalog, settings, face_restorer=face_kit.restorer.restore)
+    # One owner of every model the worker loads, within IMGOPEN_MODEL_CACHE_GB: unloadModels frees them all.
+    cache = model_cache(settings)
+    face_kit = faces.kit(settings, cache)
+    engine = DiffusionEngine(core.catalog, settings, face_restorer=face_kit.restorer.restore, cache=cache)
     registry = builtin_tools(engine, face_kit)
     for tool in extra_tools:
         registry.register(tool)

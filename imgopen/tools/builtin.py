@@ -13,10 +13,11 @@ from imgopen.tools.watermark.tool import WatermarkDecodeTool, WatermarkTool
 
 
 def builtin_tools(engine: DiffusionEngine, face_kit: faces.FaceKit | None = None) -> ToolRegistry[AnyTool]:
-    """Every tool; the face tools on `face_kit` when given (the one whose restorer the engine uses)."""
+    """Every tool, its models in the engine's cache; the face tools on `face_kit` when given (the one
+    whose restorer the engine uses, built on the same cache)."""
     registry: ToolRegistry[AnyTool] = ToolRegistry()
     tools: list[AnyTool] = [ImgEnlargeTool(engine.upscalers), WatermarkTool(), WatermarkDecodeTool(), FluxTool(engine)]
-    tools += faces.build(engine.settings, face_kit)
+    tools += faces.build(engine.settings, face_kit or faces.kit(engine.settings, engine.cache))
     for group in (people, pixels, understanding):
         tools += group.tools(engine)
     for tool in tools:

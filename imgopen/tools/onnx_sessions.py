@@ -1,10 +1,12 @@
-"""ONNX Runtime sessions, created once per model file (and again when the file changes)."""
+"""ONNX Runtime sessions, one per model file (and again when the file changes), owned by the model
+cache and shared by every holder of it."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
+
+from imgopen.engine.cache import ModelCache, file_bytes, file_key
 
 
 def providers() -> list[str]:
@@ -15,24 +17,19 @@ def providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-class OnnxSessions:
-    def __init__(self, threads: int = 0) -> None:
-        self._sessions: dict[tuple[str, int], Any] = {}
-        self._lock = threading.Lock()
-        self._threads = threads
+def new_session(path: Path, threads: int = 0) -> Any:
+    """A session of its own, for a cache entry that wraps it (an ONNX upscaler)."""
+    import onnxruntime as ort
 
-    def get(self, path: Path) -> Any:
-        import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers())
 
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._lock:
-            session = self._sessions.get(key)
-            if session is None:
-                options = ort.SessionOptions()
-                if self._threads:
-                    options.intra_op_num_threads = self._threads
-                options.log_severity_level = 3
-                session = ort.InferenceSession(str(path), sess_options=options, providers=providers())
-                self._sessions = {k: v for k, v in self._sessions.items() if k[0] != str(path)}
-                self._sessions[key] = session
-            return session
+
+def onnx_session(cache: ModelCache, path: Path, threads: int = 0) -> Any:
+    """The file's session in `cache` (its size on disk counts against the budget). Sessions are
+    safe to run from several threads: callers keep it for their call only."""
+    key = file_key("onnx", path, *([f"threads={threads}"] if threads else []))
+    return cache.get(key, lambda: new_session(path, threads), file_bytes(path)).value

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+
+from imgopen.engine.cache import ModelCache, own_cache
+from imgopen.vision.graphs import graph
 
 METHOD = "mediapipe-blazeface"
 # Below this short side an image is a close crop, and the face in it fills the frame. BlazeFace
@@ -32,18 +35,8 @@ class FaceDetector:
     """Short-range (faces within ~2 m, large in the frame) and full-range models; both run and
     their detections are merged, so close-ups and group shots are both found."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[int, Any] = {}
-
-    def _model(self, selection: int) -> Any:
-        import mediapipe as mp
-
-        if selection not in self._models:
-            self._models[selection] = mp.solutions.face_detection.FaceDetection(
-                model_selection=selection, min_detection_confidence=0.05
-            )
-        return self._models[selection]
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     def detect(self, image: Image.Image, min_score: float = 0.5) -> list[Face]:
         """Faces ordered left to right."""
@@ -53,15 +46,21 @@ class FaceDetector:
         if pad:
             rgb = np.ascontiguousarray(cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
         found: list[Face] = []
-        with self._lock:  # MediaPipe graphs are not safe to share between threads
-            for selection in (0, 1):
-                result = self._model(selection).process(rgb)
-                for detection in result.detections or []:
-                    score = float(detection.score[0])
-                    face = _face(detection, score, rgb.shape[1], rgb.shape[0], pad, width, height)
-                    if score >= min_score and face is not None:
-                        found.append(face)
+        for selection in (0, 1):
+            with graph(self._cache, f"face_detection:{selection}", partial(_make, selection)) as model:
+                result = model.process(rgb)
+            for detection in result.detections or []:
+                score = float(detection.score[0])
+                face = _face(detection, score, rgb.shape[1], rgb.shape[0], pad, width, height)
+                if score >= min_score and face is not None:
+                    found.append(face)
         return sorted(_merge(found), key=lambda face: face.box[0])
+
+
+def _make(selection: int) -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(model_selection=selection, min_detection_confidence=0.05)
 
 
 def _face(detection: Any, score: float, seen_w: int, seen_h: int, pad: int, width: int, height: int) -> Face | None:

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.vision.face_mesh import FaceMesh
 from imgopen.vision.matting import guided_filter
 from imgopen.vision.segmentation import PersonSegmenter
@@ -81,9 +82,10 @@ _FLOOR = (16.0, 1.0, 1.0)  # lightness varies with shading far more than the chr
 
 
 class HairFinder:
-    def __init__(self, mesh: FaceMesh | None = None, segmenter: PersonSegmenter | None = None) -> None:
-        self._mesh = mesh or FaceMesh()
-        self._segmenter = segmenter or PersonSegmenter()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        cache = own_cache(cache)
+        self._mesh = FaceMesh(cache)
+        self._segmenter = PersonSegmenter(cache)
         self._indices: tuple[list[int], list[int]] | None = None
 
     def _mesh_indices(self) -> tuple[list[int], list[int]]:

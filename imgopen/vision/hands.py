@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+
+from imgopen.engine.cache import ModelCache, own_cache
+from imgopen.vision.graphs import graph
 
 METHOD = "mediapipe-hands"
 POINTS = 21
@@ -22,25 +25,15 @@ class Hand:
 
 
 class HandDetector:
-    def __init__(self, max_hands: int = 2) -> None:
+    def __init__(self, cache: ModelCache | None = None, max_hands: int = 2) -> None:
+        self._cache = own_cache(cache)
         self._max_hands = max_hands
-        self._lock = threading.Lock()
-        self._model: Any = None
-
-    def _hands(self) -> Any:
-        import mediapipe as mp
-
-        if self._model is None:
-            self._model = mp.solutions.hands.Hands(
-                static_image_mode=True, max_num_hands=self._max_hands, model_complexity=1, min_detection_confidence=0.4
-            )
-        return self._model
 
     def detect(self, image: Image.Image) -> list[Hand]:
         rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
         height, width = rgb.shape[:2]
-        with self._lock:  # MediaPipe graphs are not thread-safe
-            result = self._hands().process(rgb)
+        with graph(self._cache, f"hands:{self._max_hands}", partial(_make, self._max_hands)) as model:
+            result = model.process(rgb)
         hands = []
         for landmarks, handedness in zip(
             result.multi_hand_landmarks or [], result.multi_handedness or [], strict=False
@@ -52,3 +45,11 @@ class HandDetector:
             side = "right" if label.label == "Left" else "left"
             hands.append(Hand(points, side, float(label.score)))
         return hands
+
+
+def _make(max_hands: int) -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.hands.Hands(
+        static_image_mode=True, max_num_hands=max_hands, model_complexity=1, min_detection_confidence=0.4
+    )

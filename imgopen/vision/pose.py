@@ -3,12 +3,14 @@ and heavy models download at run time, so they are never asked for)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from imgopen.engine.cache import ModelCache, own_cache
+from imgopen.vision.graphs import graph
 
 METHOD = "mediapipe-pose"
 # MediaPipe's landmark order (names used by callers).
@@ -30,26 +32,24 @@ class Keypoint:
 
 
 class PoseEstimator:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._model: Any = None
-
-    def _pose(self) -> Any:
-        import mediapipe as mp
-
-        if self._model is None:
-            self._model = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
-        return self._model
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     def keypoints(self, image: Image.Image) -> list[Keypoint]:
         """The 33 landmarks of the most prominent person, or [] when there is none."""
         rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
         height, width = rgb.shape[:2]
-        with self._lock:
-            result = self._pose().process(rgb)
+        with graph(self._cache, "pose", _make) as pose:
+            result = pose.process(rgb)
         if result.pose_landmarks is None:
             return []
         return [
             Keypoint(name, p.x * width, p.y * height, float(p.visibility))
             for name, p in zip(NAMES, result.pose_landmarks.landmark, strict=True)
         ]
+
+
+def _make() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)

@@ -5,8 +5,8 @@ the cnt/preview tool. Each takes an image and the unit's settings and returns th
 `annotate(name, image, settings)` gives the map with the backend that made it and, for the pose
 preprocessors, the OpenPose JSON; `get_preprocessor(name)` gives just the map (what the engine
 needs). Names are sd-webui-controlnet's, with its longer module names as aliases. Pass
-`PreprocessSettings(models=AnnotatorModels(), models_dir=...)` to reuse loaded networks and to find
-depth weights.
+`PreprocessSettings(models=AnnotatorModels(cache), models_dir=...)` to keep the networks in a model
+cache and to find depth weights.
 """
 
 from __future__ import annotations

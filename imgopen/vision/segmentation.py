@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
+from imgopen.vision.graphs import graph
+
 METHOD = "mediapipe-selfie-segmentation"
 
 
 class PersonSegmenter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[int, Any] = {}
-
-    def _model(self, selection: int) -> Any:
-        import mediapipe as mp
-
-        if selection not in self._models:
-            self._models[selection] = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=selection)
-        return self._models[selection]
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     def probability(self, image: Image.Image, landscape: bool = False, margin: float = 0.0) -> NDArray[np.float32]:
         """Per pixel, the probability (0..1) of belonging to a person, the image's size.
@@ -38,9 +33,16 @@ class PersonSegmenter:
         pad = round(max(rgb.shape[:2]) * margin)
         if pad:
             rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-        with self._lock:
-            mask = self._model(1 if landscape else 0).process(rgb).segmentation_mask
+        selection = 1 if landscape else 0
+        with graph(self._cache, f"selfie_segmentation:{selection}", partial(_make, selection)) as model:
+            mask = model.process(rgb).segmentation_mask
         found = np.asarray(mask, np.float32)
         if pad:
             found = found[pad:-pad, pad:-pad]
         return np.ascontiguousarray(found)
+
+
+def _make(selection: int) -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=selection)

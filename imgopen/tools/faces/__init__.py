@@ -5,13 +5,16 @@ alone, which only the workers call."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imgopen.config import Settings
 from imgopen.tools.faces.codeformer_spec import CodeFormerSpec
 from imgopen.tools.faces.detection_spec import FaceDetectionSpec
 from imgopen.tools.faces.swap_tools_spec import FaceFusionSpec, RoopSpec, RoopV2Spec
 from imgopen.tools.registry import AnySpec, AnyTool
+
+if TYPE_CHECKING:
+    from imgopen.engine.cache import ModelCache
 
 
 def specs() -> list[AnySpec]:
@@ -21,25 +24,26 @@ def specs() -> list[AnySpec]:
 
 @dataclass
 class FaceKit:
-    """What the face tools share, built once per worker: one set of ONNX sessions, one face finder,
-    one restorer (also the SD endpoints' restore_faces, passed to the engine), one swap runner."""
+    """What the face tools share, built once per worker on its model cache: one face finder, one
+    restorer (also the SD endpoints' restore_faces, passed to the engine), one swap runner."""
 
     analyzer: Any
     restorer: Any
     runner: Any
 
 
-def kit(settings: Settings) -> FaceKit:
+def kit(settings: Settings, cache: ModelCache | None = None) -> FaceKit:
+    """The kit on `cache` (the worker's; default: one of its own)."""
+    from imgopen.engine.cache import own_cache
     from imgopen.tools.faces.analysis import FaceAnalyzer
     from imgopen.tools.faces.restorer import FaceRestorer
     from imgopen.tools.faces.swap_tools import SwapRunner
     from imgopen.tools.faces.swapper import FaceSwapper
-    from imgopen.tools.onnx_sessions import OnnxSessions
 
-    sessions = OnnxSessions()
-    analyzer = FaceAnalyzer(sessions)
-    restorer = FaceRestorer(settings, analyzer, sessions)
-    return FaceKit(analyzer, restorer, SwapRunner(analyzer, FaceSwapper(analyzer, sessions), restorer))
+    cache = own_cache(cache)
+    analyzer = FaceAnalyzer(cache)
+    restorer = FaceRestorer(settings, cache, analyzer)
+    return FaceKit(analyzer, restorer, SwapRunner(analyzer, FaceSwapper(analyzer, cache), restorer))
 
 
 def build(settings: Settings, shared: FaceKit | None = None) -> list[AnyTool]:

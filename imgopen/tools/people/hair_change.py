@@ -29,7 +29,7 @@ MIN_HAIR_PIXELS = 50  # fewer: a bald head or a hat, nothing to dye
 class HairChangeTool(HairChangeSpec, Tool[HairChangeParams, HairChangeResult]):
     def __init__(self, engine: DiffusionEngine, steps: int = 25, work_side: int | None = None) -> None:
         self._engine = engine
-        self._finder = HairFinder()
+        self._finder = HairFinder(engine.cache)
         self._steps = steps
         self._work_side = work_side  # the inpainting resolution; None: the checkpoint's own
 

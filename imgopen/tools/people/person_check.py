@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.vision.faces import FaceDetector
 from imgopen.vision.pose import PoseEstimator
 
@@ -12,9 +13,16 @@ BODY_POINTS = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "nose
 
 
 class PersonCheck:
-    def __init__(self, min_face_score: float = 0.5, min_visibility: float = 0.5, min_points: int = 3) -> None:
-        self._faces = FaceDetector()
-        self._pose = PoseEstimator()
+    def __init__(
+        self,
+        cache: ModelCache | None = None,
+        min_face_score: float = 0.5,
+        min_visibility: float = 0.5,
+        min_points: int = 3,
+    ) -> None:
+        cache = own_cache(cache)
+        self._faces = FaceDetector(cache)
+        self._pose = PoseEstimator(cache)
         self._min_face_score = min_face_score
         self._min_visibility = min_visibility
         self._min_points = min_points

@@ -13,10 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.tools.people.colors import parse_css_color
 from imgopen.tools.people.matting_models import missing_message
 from imgopen.tools.people.person_check import PersonCheck
@@ -33,10 +34,10 @@ SEGMENTATION_MARGIN = 1 / 16
 
 
 class RemoveBgTool(RemoveBgSpec, Tool[RemoveBgParams, RemoveBgResult]):
-    def __init__(self) -> None:
-        self._segmenter = PersonSegmenter()
-        self._person_check = PersonCheck()
-        self._sessions = OnnxSessions()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
+        self._segmenter = PersonSegmenter(self._cache)
+        self._person_check = PersonCheck(self._cache)
         # One helper thread: the segmenter runs while the person check does (MediaPipe and PNG
         # encoding release the GIL), and the mask is stored while the cut-out is composed.
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="removeBg")
@@ -49,7 +50,7 @@ class RemoveBgTool(RemoveBgSpec, Tool[RemoveBgParams, RemoveBgResult]):
             alpha, method = self.person_alpha(image, rgb, ctx.settings.models_dir), PERSON_METHOD
         else:
             model, path = chosen
-            alpha, method = run_saliency(self._sessions.get(path), model.net, image), f"onnx:{model.net.name}"
+            alpha, method = run_saliency(onnx_session(self._cache, path), model.net, image), f"onnx:{model.net.name}"
         if float(alpha.max()) < 0.5:
             raise ImgOpenError("422", "sourceImage: no subject found to cut out (the whole image reads as background)")
         ctx.progress(0.6)
@@ -58,7 +59,7 @@ class RemoveBgTool(RemoveBgSpec, Tool[RemoveBgParams, RemoveBgResult]):
         stored_mask = self._helper.submit(ctx.save_image, mask, "mask")
         if params.outputMode == "mask":
             mask_key = stored_mask.result()
-            return RemoveBgResult(method=method, outputImageUrl=mask_key, maskUrl=mask_key)
+            return RemoveBgResult(method=method, outputImageUrl=mask_key, outputImageUrls=[mask_key], maskUrl=mask_key)
         # Edge pixels recoloured without the old background in them, for either kind of output.
         foreground = estimate_foreground(rgb, alpha)
         if params.outputMode == "transparent":
@@ -73,7 +74,7 @@ class RemoveBgTool(RemoveBgSpec, Tool[RemoveBgParams, RemoveBgResult]):
             levels = np.asarray(mask, np.float32) * np.float32(1 / 255)
             output = Image.fromarray(composite(foreground, levels, parse_css_color(params.backgroundColor)), "RGB")
         key = ctx.save_image(output, name="cutout")
-        return RemoveBgResult(method=method, outputImageUrl=key, maskUrl=stored_mask.result())
+        return RemoveBgResult(method=method, outputImageUrl=key, outputImageUrls=[key], maskUrl=stored_mask.result())
 
     def person_alpha(self, image: Image.Image, rgb: NDArray[np.uint8], models_dir: Path) -> NDArray[np.float32]:
         segmented = self._helper.submit(self._segmenter.probability, image, False, SEGMENTATION_MARGIN)

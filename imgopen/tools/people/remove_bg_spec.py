@@ -62,6 +62,7 @@ class RemoveBgResult(ToolResult):
     outputImageUrl: FileKey = Field(
         description="The cut-out: an RGBA PNG (transparent), the mask (mask) or an RGB PNG (color)."
     )
+    outputImageUrls: list[FileKey] = Field(description="The same image, as a list.")
     maskUrl: FileKey = Field(description="The mask as a single-channel PNG: white = subject, grey = partly.")
 
 

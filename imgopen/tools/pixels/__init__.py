@@ -22,8 +22,9 @@ def specs() -> list[AnySpec]:
 
 
 def tools(engine: DiffusionEngine) -> list[AnyTool]:
-    """The tools of this group, ready to register. superResolution uses the engine's upscaler
-    service, which the SD hires fix and imgEnlarge share: loaded networks are loaded once."""
+    """The tools of this group, ready to register, their models in the engine's cache. superResolution
+    uses the engine's upscaler service (as the SD hires fix and imgEnlarge), cnt/preview the
+    engine's preprocessor networks (as the SD controlnet endpoint)."""
     from imgopen.tools.pixels.cnt_preview import CntPreviewTool
     from imgopen.tools.pixels.erase import EraseTool
     from imgopen.tools.pixels.expand import ImgExpandTool
@@ -33,5 +34,5 @@ def tools(engine: DiffusionEngine) -> list[AnyTool]:
         SuperResolutionTool(engine.upscalers),
         EraseTool(engine),
         ImgExpandTool(engine),
-        CntPreviewTool(),
+        CntPreviewTool(engine.annotators),
     ]

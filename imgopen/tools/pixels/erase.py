@@ -25,7 +25,7 @@ __all__ = ["EraseParams", "EraseResult", "EraseTool"]
 class EraseTool(EraseSpec, Tool[EraseParams, EraseResult]):
     def __init__(self, engine: DiffusionEngine | None = None) -> None:
         self.engine = engine
-        self.lama = lama.Lama()
+        self.lama = lama.Lama(engine.cache if engine is not None else None)
 
     def run(self, params: EraseParams, ctx: TaskContext) -> EraseResult:
         source = ctx.image(params.sourceImage, "sourceImage", mode=None)

@@ -9,7 +9,6 @@ at most SIDE pixels on its longer side; only the hole's pixels are replaced."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, file_key, own_cache
 from imgopen.engine.images import masked_region
 from imgopen.errors import ImgOpenError
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.tools.pixels.masks import bounding_box
 
 SIDE = 512
@@ -31,12 +31,11 @@ Runner = tuple[Any, tuple[int, int] | None]
 
 
 class Lama:
-    """Loaded networks are kept per instance (by path and modification time)."""
+    """Loaded networks are kept in the model cache (by path and modification time)."""
 
-    def __init__(self, threads: int = 0) -> None:
-        self._onnx = OnnxSessions(threads)
-        self._scripts: dict[tuple[str, int], Any] = {}
-        self._lock = threading.Lock()
+    def __init__(self, cache: ModelCache | None = None, threads: int = 0) -> None:
+        self._cache = own_cache(cache)
+        self._threads = threads
 
     def method(self, path: Path) -> str:
         return f"lama:{path.name}"
@@ -44,7 +43,7 @@ class Lama:
     def _runner(self, path: Path) -> Runner:
         try:
             if path.suffix.lower() == ".onnx":
-                return _onnx_runner(self._onnx.get(path))
+                return _onnx_runner(onnx_session(self._cache, path, self._threads))
             return self._torchscript(path), None
         except ImgOpenError:
             raise
@@ -54,14 +53,11 @@ class Lama:
     def _torchscript(self, path: Path) -> Any:
         import torch
 
-        key = (str(path), path.stat().st_mtime_ns)
-        with self._lock:
-            model = self._scripts.get(key)
-            if model is None:
-                load: Any = torch.jit.load  # untyped in torch's stubs
-                model = load(str(path), map_location="cpu").eval()
-                self._scripts = {key: model}
-        torch_model = model
+        def load() -> Any:
+            jit_load: Any = torch.jit.load  # untyped in torch's stubs
+            return jit_load(str(path), map_location="cpu").eval()
+
+        torch_model = self._cache.get(file_key("lama", path), load).value  # a script module: its tensors are counted
 
         def run(image: NDArray[np.float32], mask: NDArray[np.float32]) -> NDArray[np.float32]:
             with torch.inference_mode():

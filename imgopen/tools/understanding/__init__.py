@@ -21,11 +21,10 @@ def specs() -> list[AnySpec]:
 
 
 def tools(engine: DiffusionEngine) -> list[AnyTool]:
-    """The tools of this group, ready to register (one CLIP model shared by the two that use it)."""
-    from imgopen.tools.understanding.clip_scorer import ClipScorer
+    """The tools of this group, ready to register, their models in the engine's cache (one CLIP
+    model there for the two that use it)."""
     from imgopen.tools.understanding.identify_style import IdentifyStyleTool
     from imgopen.tools.understanding.interrogate import InterrogateTool
     from imgopen.tools.understanding.prompt_expand import PromptExpandTool
 
-    clip = ClipScorer()
-    return [InterrogateTool(clip=clip), IdentifyStyleTool(clip=clip), PromptExpandTool()]
+    return [InterrogateTool(engine.cache), IdentifyStyleTool(engine.cache), PromptExpandTool(engine.cache)]

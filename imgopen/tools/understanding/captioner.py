@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.tools.understanding.loaded import Loaded
 from imgopen.tools.understanding.model_folders import CAPTIONING, find_model_folder, load_failed
 
@@ -45,8 +46,8 @@ def clean_caption(text: str) -> str:
 
 
 class Captioner:
-    def __init__(self) -> None:
-        self._loaded: Loaded[_Captioner] = Loaded(_load)
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._loaded: Loaded[_Captioner] = Loaded(own_cache(cache), "captioner", _load)
 
     @staticmethod
     def folder(models_dir: Path) -> Path | None:

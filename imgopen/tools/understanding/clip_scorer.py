@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.tools.understanding.loaded import Loaded
 from imgopen.tools.understanding.model_folders import CLIP, find_model_folder, load_failed
 
@@ -24,7 +25,9 @@ class _Clip:
     model: Any
     processor: Any
     logit_scale: float
-    texts: dict[str, NDArray[np.float32]] = field(default_factory=dict)  # text -> unit embedding
+    texts: dict[str, NDArray[np.float32]] = field(
+        default_factory=dict
+    )  # text -> unit embedding, dropped with the model
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -52,8 +55,10 @@ def _load(folder: Path) -> _Clip:
 
 
 class ClipScorer:
-    def __init__(self) -> None:
-        self._loaded: Loaded[_Clip] = Loaded(_load)
+    """Holders on one cache share the model and its text embeddings (interrogate, identifyStyle)."""
+
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._loaded: Loaded[_Clip] = Loaded(own_cache(cache), "clip", _load)
 
     @staticmethod
     def folder(models_dir: Path) -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool
 from imgopen.tools.understanding.clip_scorer import ClipScorer
@@ -35,8 +36,8 @@ def style_scores(image: Image.Image, clip: ClipScorer, ctx: TaskContext) -> tupl
 
 
 class IdentifyStyleTool(IdentifyStyleSpec, Tool[IdentifyStyleParams, IdentifyStyleResult]):
-    def __init__(self, clip: ClipScorer | None = None) -> None:
-        self._clip = clip or ClipScorer()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._clip = ClipScorer(cache)
 
     def run(self, params: IdentifyStyleParams, ctx: TaskContext) -> IdentifyStyleResult:
         image = ctx.image(params.sourceImage, "sourceImage")

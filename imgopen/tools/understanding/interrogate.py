@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool
 from imgopen.tools.understanding.captioner import Captioner
@@ -45,17 +46,12 @@ def _tag(word: Word) -> Tag:
 
 
 class InterrogateTool(InterrogateSpec, Tool[InterrogateParams, InterrogateResult]):
-    def __init__(
-        self,
-        clip: ClipScorer | None = None,
-        captioner: Captioner | None = None,
-        tagger: Tagger | None = None,
-        analyser: SceneAnalyser | None = None,
-    ) -> None:
-        self._clip = clip or ClipScorer()
-        self._captioner = captioner or Captioner()
-        self._tagger = tagger or Tagger()
-        self._analyser = analyser or SceneAnalyser()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        cache = own_cache(cache)
+        self._clip = ClipScorer(cache)
+        self._captioner = Captioner(cache)
+        self._tagger = Tagger(cache)
+        self._analyser = SceneAnalyser(cache)
 
     def run(self, params: InterrogateParams, ctx: TaskContext) -> InterrogateResult:
         image = ctx.image(params.image, "image")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.tools.understanding.expansion_request import Request, TokenCounter
 from imgopen.tools.understanding.loaded import Loaded
 from imgopen.tools.understanding.model_folders import PROMPT_LM, find_model_folder, load_failed
@@ -68,8 +69,8 @@ def fit(source: str, continuation: str, mode: int, max_tokens: int, tokens: Toke
 
 
 class LmExpander:
-    def __init__(self) -> None:
-        self._loaded: Loaded[_Lm] = Loaded(_load)
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._loaded: Loaded[_Lm] = Loaded(own_cache(cache), "prompt-lm", _load)
         self._lock = threading.Lock()  # torch's random generator is process-wide: one seeded run at a time
 
     @staticmethod

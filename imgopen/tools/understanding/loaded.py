@@ -1,37 +1,35 @@
-"""A model loaded once per tool instance and reloaded when its files change."""
+"""The understanding tools' transformers models (with their processors), one per folder, in the
+model cache: a replaced file in the folder loads it anew."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+from imgopen.engine.cache import ModelCache, file_key, module_bytes
 
 
-def _stamp(path: Path) -> tuple[str, int]:
-    """The path and the newest modification time of it or its direct children."""
-    times = [path.stat().st_mtime_ns]
-    if path.is_dir():
-        times.extend(child.stat().st_mtime_ns for child in path.iterdir())
-    return str(path), max(times)
+class _HasModel(Protocol):
+    model: Any
+
+
+T = TypeVar("T", bound=_HasModel)
 
 
 class Loaded(Generic[T]):
-    """Holds the model of one path at a time (a new path or changed files replace it)."""
+    """Loads through the cache on each use and keeps nothing itself (eviction frees the model)."""
 
-    def __init__(self, load: Callable[[Path], T]) -> None:
+    def __init__(self, cache: ModelCache, kind: str, load: Callable[[Path], T]) -> None:
+        self._cache = cache
+        self._kind = kind
         self._load = load
-        self._lock = threading.Lock()
-        self._key: tuple[str, int] | None = None
-        self._value: T | None = None
 
-    def get(self, path: Path) -> T:
-        key = _stamp(path)
-        with self._lock:
-            if self._key != key or self._value is None:
-                self._value = None  # drop the old model before loading the new one
-                self._value = self._load(path)
-                self._key = key
-            return self._value
+    def get(self, folder: Path) -> T:
+        item = self._cache.get(file_key(self._kind, folder), lambda: self._load(folder), _model_bytes)
+        value: T = item.value
+        return value
+
+
+def _model_bytes(loaded: _HasModel) -> int:
+    return module_bytes(loaded.model)

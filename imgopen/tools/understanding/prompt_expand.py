@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool
@@ -25,10 +26,11 @@ __all__ = ["PromptExpandParams", "PromptExpandResult", "PromptExpandTool"]
 
 
 class PromptExpandTool(PromptExpandSpec, Tool[PromptExpandParams, PromptExpandResult]):
-    def __init__(self) -> None:
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        cache = own_cache(cache)
         self._tokens = ClipTokens()
-        self._offline = OfflineExpander()
-        self._lm = LmExpander()
+        self._offline = OfflineExpander(cache)
+        self._lm = LmExpander(cache)
 
     def run(self, params: PromptExpandParams, ctx: TaskContext) -> PromptExpandResult:
         cache_dir = ctx.settings.data_dir / "cache"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.vision.colour_names import ColourNamer, to_lab
 from imgopen.vision.dominant_colours import NamedColour, dominant_colours, lightness
 from imgopen.vision.faces import Face, FaceDetector
@@ -83,11 +84,12 @@ def _background(image: Image.Image, namer: ColourNamer) -> NamedColour | None:
 
 
 class SceneAnalyser:
-    """Holds the detectors (loaded on first use, reused for every picture)."""
+    """The detectors' graphs are in the model cache (loaded on first use, reused for every picture)."""
 
-    def __init__(self) -> None:
-        self._faces = FaceDetector()
-        self._pose = PoseEstimator()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        cache = own_cache(cache)
+        self._faces = FaceDetector(cache)
+        self._pose = PoseEstimator(cache)
         self._namer = ColourNamer()
 
     def analyse(self, image: Image.Image) -> Scene:

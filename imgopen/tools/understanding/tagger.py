@@ -12,8 +12,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.tools.understanding.model_folders import TAGGER, tag_list_for
 
 DEFAULT_SIDE = 448
@@ -64,8 +65,8 @@ def prepare(image: Image.Image, side: int) -> NDArray[np.float32]:
 
 
 class Tagger:
-    def __init__(self) -> None:
-        self._sessions = OnnxSessions()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
 
     @staticmethod
     def model(models_dir: Path) -> Path | None:
@@ -73,7 +74,7 @@ class Tagger:
 
     def tag(self, model: Path, image: Image.Image, threshold: float) -> Tagged:
         rows = read_tag_list(tag_list_for(model))
-        session = self._sessions.get(model)
+        session = onnx_session(self._cache, model)
         spec = session.get_inputs()[0]
         side = spec.shape[1] if len(spec.shape) == 4 and isinstance(spec.shape[1], int) else DEFAULT_SIDE
         probabilities = np.asarray(session.run(None, {spec.name: prepare(image, side)})[0], np.float32).reshape(-1)

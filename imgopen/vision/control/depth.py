@@ -40,7 +40,7 @@ def _input_size(session: Any, path: Path, width: int, height: int) -> tuple[int,
 def relative_depth(image: Image.Image, settings: PreprocessSettings) -> tuple[NDArray[np.float32], str]:
     """Inverse depth normalised to 0 (farthest) .. 1 (nearest), the map's size; and the method."""
     path = _weights(settings)
-    session = settings.networks().onnx.get(path)
+    session = settings.networks().onnx(path)
     rgb = rgb_array(image, settings.resolution)
     height, width = rgb.shape[:2]
     in_w, in_h = _input_size(session, path, width, height)

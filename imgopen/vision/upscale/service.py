@@ -16,7 +16,6 @@ available by name for photographs where invented detail is wanted.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.engine.cache import ModelCache, file_bytes, file_key, own_cache
 from imgopen.errors import ImgOpenError
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.tools.onnx_sessions import new_session
 from imgopen.vision.upscale import bundled
 from imgopen.vision.upscale.files import LoadedUpscaler, UnsupportedUpscaler, load_onnx, load_torch
 from imgopen.vision.upscale.names import AUTO, DEFAULT_FAMILY, LANCZOS, ONNX_SUFFIXES, UpscalerNames, name_key
@@ -56,14 +56,12 @@ class _Step:
 
 
 class Upscalers:
-    """Loaded networks are kept per instance (bundled ones by name, files by path and mtime)."""
+    """Loaded networks are kept in the model cache (bundled ones by file, files by path and mtime)."""
 
-    def __init__(self, models_dir: Path, threads: int = 0) -> None:
+    def __init__(self, models_dir: Path, threads: int = 0, cache: ModelCache | None = None) -> None:
         self.models_dir = models_dir
         self._threads = threads
-        self._loaded: dict[tuple[str, int], LoadedUpscaler] = {}
-        self._lock = threading.Lock()
-        self._onnx = OnnxSessions(threads)
+        self.cache = own_cache(cache)
         self.naming = UpscalerNames(models_dir)
 
     # --- listing ----------------------------------------------------------------------------
@@ -77,7 +75,8 @@ class Upscalers:
             UpscalerInfo(m.name, "bundled", (m.scale,), m.architecture, bundled.LICENCE) for m in bundled.installed()
         ]
         for path in self.files():
-            loaded = self._loaded.get((str(path), path.stat().st_mtime_ns))
+            cached = self.cache.peek(self._file_key(path))
+            loaded: LoadedUpscaler | None = cached.value if cached else None
             scales = (loaded.scale,) if loaded else ()
             architecture = loaded.architecture if loaded else ""
             infos.append(UpscalerInfo(path.name, "file", scales, architecture, "see the model's page", path))
@@ -165,16 +164,23 @@ class Upscalers:
             )
         raise ImgOpenError("400", f"model: no upscaler named {wanted!r}; valid: {', '.join(self.names())}")
 
+    def _file_key(self, path: Path) -> str:
+        return file_key("upscaler", path, *([f"threads={self._threads}"] if self._threads else []))
+
     def _file_steps(self, path: Path) -> dict[int, _Step]:
         def load() -> LoadedUpscaler:
-            return self._cached(str(path), path.stat().st_mtime_ns, lambda: self._load_file(path))
+            loaded: LoadedUpscaler = self.cache.get(
+                self._file_key(path), lambda: self._load_file(path), file_bytes(path)
+            ).value
+            return loaded
 
         return {load().scale: _Step(path.name, load)}  # loaded now: its scale plans the steps
 
     def _load_file(self, path: Path) -> LoadedUpscaler:
         try:
             if path.suffix.lower() in ONNX_SUFFIXES:
-                return load_onnx(self._onnx.get(path))
+                # The session is this entry's own: the cache counts the file once.
+                return load_onnx(new_session(path, self._threads))
             return load_torch(path)
         except UnsupportedUpscaler as exc:
             raise ImgOpenError("422", f"model: {path.name} cannot be used as an upscaler: {exc}") from exc
@@ -182,23 +188,13 @@ class Upscalers:
             raise ImgOpenError("422", f"model: {path.name} could not be loaded: {exc}") from exc
 
     def _bundled_loader(self, model: bundled.BundledModel) -> Callable[[], LoadedUpscaler]:
-        def make() -> LoadedUpscaler:
+        def load() -> LoadedUpscaler:
             folder = bundled.models_folder()
             assert folder is not None  # installed() found the files there
-            network = bundled.NcnnNetwork(folder / f"{model.name}.param", folder / f"{model.name}.bin", self._threads)
+            network = bundled.network(self.cache, folder, model, self._threads)
             return LoadedUpscaler(network, model.scale, model.architecture, model.tile, model.pad)
 
-        return lambda: self._cached(model.name, 0, make)
-
-    def _cached(self, name: str, version: int, make: Callable[[], LoadedUpscaler]) -> LoadedUpscaler:
-        with self._lock:
-            loaded = self._loaded.get((name, version))
-            if loaded is None:
-                loaded = make()
-                # A replaced file's old network is dropped.
-                self._loaded = {k: v for k, v in self._loaded.items() if k[0] != name}
-                self._loaded[(name, version)] = loaded
-            return loaded
+        return load
 
 
 def _bleed(rgba: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -11,7 +11,6 @@ import pytest
 from imgopen.errors import ImgOpenError
 from imgopen.testing.direct import direct_checks
 from imgopen.tools.faces.analysis import FaceAnalyzer
-from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.registry import AnyTool
 from tests.tools.faces import tiny_onnx
 from tests.tools.faces.conftest import ContextFactory, astronaut_rgb, call, lfw_faces, output, uri
@@ -59,7 +58,7 @@ def test_finds_the_astronauts_face_with_landmarks_crop_and_boxes_drawn(
 
 def test_lfw_subset_finds_at_least_90_faces_and_no_non_face() -> None:
     """The tool's own finder on every 25x25 crop: the first 100 are faces, the last 100 are not."""
-    analyzer = FaceAnalyzer(OnnxSessions())
+    analyzer = FaceAnalyzer()
     crops = lfw_faces()
     found = [len(analyzer.find(np.stack([crop] * 3, axis=2), Path("/no-models"))[0]) for crop in crops]
     faces_found = sum(count > 0 for count in found[:100])

@@ -16,7 +16,6 @@ from skimage.feature import hog
 from imgopen.errors import ImgOpenError
 from imgopen.testing.direct import direct_checks
 from imgopen.tools.faces.analysis import FaceAnalyzer, FoundFace
-from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.registry import AnyTool
 from imgopen.vision import face_align, mesh_swap
 from tests.tools.faces.conftest import (
@@ -35,7 +34,7 @@ NO_MODELS = Path("/no-models")
 
 @pytest.fixture(scope="module")
 def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(OnnxSessions())
+    return FaceAnalyzer()
 
 
 def only_face(analyzer: FaceAnalyzer, rgb: ByteArray) -> FoundFace:

@@ -23,7 +23,6 @@ from imgopen.services import Services, build_services
 from imgopen.tasks.context import TaskContext
 from imgopen.testing.direct import direct_checks, direct_context
 from imgopen.testing.images import astronaut, data_uri, encode
-from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.people.instant_id.face_analysis import FaceAnalysis, recognition_normalisation
 from imgopen.tools.people.instant_id.keypoints import COLORS, draw_keypoints, fit_points
 from imgopen.tools.people.instant_id.tool import InstantIdParams, InstantIdTool
@@ -102,7 +101,7 @@ def test_checkpoint_must_be_sdxl(services: Services, models: Path) -> None:
 
 # --- antelopev2 face analysis -----------------------------------------------------------------------
 def test_scrfd_outputs_decode_to_image_pixels(models: Path) -> None:
-    analysis = FaceAnalysis(OnnxSessions())
+    analysis = FaceAnalysis()
     faces = analysis.detect(antelope(models, "scrfd_10g_bnkps.onnx"), np.asarray(astronaut()))
     assert len(faces) == 1 and faces[0].score > 0.9
     assert faces[0].box == pytest.approx(tuple(v / SCALE for v in FACE_BOX_640), abs=1e-3)
@@ -133,7 +132,7 @@ def test_recogniser_normalisation_and_embedding(models: Path, tmp_path: Path) ->
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "mx.onnx"))
     assert recognition_normalisation(tmp_path / "mx.onnx") == (0.0, 1.0)
-    analysis = FaceAnalysis(OnnxSessions())
+    analysis = FaceAnalysis()
     rgb = np.asarray(astronaut())
     face = analysis.detect(antelope(models, "scrfd_10g_bnkps.onnx"), rgb)[0]
     embedding = analysis.embed(glintr, rgb, face)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from imgopen.tools.onnx_sessions import OnnxSessions
+from imgopen.engine.cache import ModelCache, own_cache
+from imgopen.tools.onnx_sessions import onnx_session
 from imgopen.vision import face_align, scrfd
 from imgopen.vision.scrfd import Detection
 
@@ -31,15 +32,15 @@ def recognition_normalisation(model_path: Path) -> tuple[float, float]:
 
 
 class FaceAnalysis:
-    """Detector and recogniser sessions of one tool instance."""
+    """Detector and recogniser sessions, in the model cache."""
 
-    def __init__(self, sessions: OnnxSessions | None = None) -> None:
-        self._sessions = sessions or OnnxSessions()
+    def __init__(self, cache: ModelCache | None = None) -> None:
+        self._cache = own_cache(cache)
         self._normalisation: dict[tuple[str, int], tuple[float, float]] = {}
 
     def detect(self, detector: Path, rgb: NDArray[np.uint8]) -> list[Detection]:
         """Faces with their five keypoints, best first (a detector without keypoints finds none)."""
-        return [face for face in scrfd.detect(self._sessions.get(detector), rgb) if face.points is not None]
+        return [face for face in scrfd.detect(onnx_session(self._cache, detector), rgb) if face.points is not None]
 
     def embed(self, recogniser: Path, rgb: NDArray[np.uint8], face: Detection) -> NDArray[np.float32]:
         assert face.points is not None
@@ -49,7 +50,7 @@ class FaceAnalysis:
         mean, std = self._normalisation[key]
         aligned, _ = face_align.crop(rgb, face.points, face_align.arcface_template(ARCFACE_SIDE), ARCFACE_SIDE)
         blob = (aligned.astype(np.float32) - mean) / std
-        session = self._sessions.get(recogniser)
+        session = onnx_session(self._cache, recogniser)
         feed = {session.get_inputs()[0].name: np.ascontiguousarray(blob.transpose(2, 0, 1)[None], np.float32)}
         return np.asarray(session.run(None, feed)[0], np.float32).reshape(-1)
 

@@ -10,7 +10,6 @@ from imgopen.engine.service import DiffusionEngine
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
 from imgopen.tools.base import Tool
-from imgopen.tools.onnx_sessions import OnnxSessions
 from imgopen.tools.people.instant_id.face_analysis import FaceAnalysis, face_area
 from imgopen.tools.people.instant_id.keypoints import draw_keypoints, fit_points
 from imgopen.tools.people.instant_id.pipeline import IdentityJob, generate
@@ -22,7 +21,7 @@ __all__ = ["InstantIdParams", "InstantIdResult", "InstantIdTool"]
 class InstantIdTool(InstantIdSpec, Tool[InstantIdParams, InstantIdResult]):
     def __init__(self, engine: DiffusionEngine) -> None:
         self._engine = engine
-        self._faces = FaceAnalysis(OnnxSessions())
+        self._faces = FaceAnalysis(engine.cache)
 
     def run(self, params: InstantIdParams, ctx: TaskContext) -> InstantIdResult:
         checkpoint, files = requirements(params, self._engine.catalog, ctx.settings.models_dir)
