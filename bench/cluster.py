@@ -123,7 +123,7 @@ def start_latency(client: Client, rounds: int) -> float:
     gaps = []
     image = photo(1, 16)
     for _ in range(rounds):
-        answer = client.wait(client.img_enlarge(uuid.uuid4().hex, image, scale=1), timeout=60)
+        answer = client.wait(client.img_enlarge(uuid.uuid4().hex, image, scale=2), timeout=60)
         gaps.append(answer["startedAt"] - answer["createdAt"])
     return statistics.median(gaps)
 

@@ -4,7 +4,6 @@ Every command reads the same Settings as the server."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,11 +27,16 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{name: value for name, value in overrides.items() if value is not None})
 
 
-def _keys(data_dir: Path | None) -> Any:
-    from imgopen.accounts.keys import KeyStore
+def _database(settings: Settings) -> Any:
     from imgopen.db.engine import open_database
 
-    return KeyStore(open_database(_settings(data_dir=data_dir)))
+    return open_database(settings)
+
+
+def _keys(data_dir: Path | None) -> Any:
+    from imgopen.accounts.keys import KeyStore
+
+    return KeyStore(_database(_settings(data_dir=data_dir)))
 
 
 @app.command()
@@ -73,7 +77,9 @@ def _serve_http(app: Any, settings: Settings, access_log: bool) -> None:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from imgopen.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -138,11 +144,10 @@ def workers(
 ) -> None:
     """The workers of the cluster: pools, device, loaded models, current tasks, last heartbeat."""
     from imgopen.clock import now_ms
-    from imgopen.db.engine import open_database
     from imgopen.tasks.workers import WorkerDirectory
 
     settings = _settings(data_dir=data_dir)
-    directory = WorkerDirectory(open_database(settings), settings.heartbeat_seconds)
+    directory = WorkerDirectory(_database(settings), settings.heartbeat_seconds)
     now = now_ms()
     rows = [info.as_json(now, directory.stale_ms) for info in directory.all()]
     if as_json:
@@ -190,17 +195,92 @@ def keys_create(
 def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False, data_dir: DataDir = None
 ) -> None:
-    """List keys (never their secrets)."""
+    """List keys (never their secrets), with their quotas, today's use (UTC) and stored bytes."""
+    from imgopen.accounts.quotas import Quotas
+
+    settings = _settings(data_dir=data_dir)
     keys = _keys(data_dir).list()
-    if as_json:
-        typer.echo(
-            json.dumps(
-                [{"accessKeyId": k.id, "name": k.name, "disabled": k.disabled, "createdAt": k.created_at} for k in keys]
-            )
+    usage = Quotas(_database(settings)).usage()
+    rows = []
+    for k in keys:
+        used = usage[k.id]
+        quota = used.quota
+        rows.append(
+            {
+                "accessKeyId": k.id,
+                "name": k.name,
+                "disabled": k.disabled,
+                "createdAt": k.created_at,
+                "quota": {
+                    "tasksPerDay": quota.tasks_per_day,
+                    "imagesPerDay": quota.images_per_day,
+                    "storageBytes": quota.storage_bytes,
+                },
+                "today": {"tasks": used.tasks_today, "images": used.images_today},
+                "storedBytes": used.stored_bytes,
+            }
         )
+    if as_json:
+        typer.echo(json.dumps(rows))
         return
-    for key in keys:
-        typer.echo(f"{key.id}  {'disabled' if key.disabled else 'active  '}  {key.name}")
+
+    def limit(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    for row in rows:
+        quota, today = row["quota"], row["today"]
+        storage = "-" if quota["storageBytes"] is None else f"{quota['storageBytes'] / 2**30:.3g} GB"
+        typer.echo(
+            f"{row['accessKeyId']}  {'disabled' if row['disabled'] else 'active  '}  {row['name']}  "
+            f"tasks today {today['tasks']}/{limit(quota['tasksPerDay'])}  "
+            f"images today {today['images']}/{limit(quota['imagesPerDay'])}  "
+            f"stored {row['storedBytes'] / 2**20:.1f} MB/{storage}"
+        )
+
+
+@keys_app.command("quota")
+def keys_quota(
+    key_id: str,
+    tasks_per_day: Annotated[
+        int | None, typer.Option("--tasks-per-day", help="Tasks a day (UTC); -1: unlimited.", min=-1)
+    ] = None,
+    images_per_day: Annotated[
+        int | None, typer.Option("--images-per-day", help="Images a day (UTC); -1: unlimited.", min=-1)
+    ] = None,
+    storage_gb: Annotated[
+        float | None, typer.Option("--storage-gb", help="Bytes in storage, GB; -1: unlimited.", min=-1)
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set a key's quotas (the options given; the others stay). Over one, a submit answers "403"
+    naming the quota, its limit and when it resets."""
+    from imgopen.accounts.quotas import Quota, Quotas
+
+    quotas = Quotas(_database(_settings(data_dir=data_dir)))
+    current = quotas.usage().get(key_id)
+    if current is None:
+        typer.echo(f"no such key: {key_id}", err=True)
+        raise typer.Exit(1)
+
+    def chosen(value: float | None, old: int | None, scale: float = 1) -> int | None:
+        if value is None:
+            return old
+        return None if value < 0 else int(value * scale)
+
+    quota = Quota(
+        chosen(tasks_per_day, current.quota.tasks_per_day),
+        chosen(images_per_day, current.quota.images_per_day),
+        chosen(storage_gb, current.quota.storage_bytes, 2**30),
+    )
+    quotas.set(key_id, quota)
+
+    def shown(value: int | None, unit: float = 1, suffix: str = "") -> str:
+        return "unlimited" if value is None else f"{value / unit:g}{suffix}"
+
+    typer.echo(
+        f"{key_id}: tasks per day {shown(quota.tasks_per_day)}, images per day {shown(quota.images_per_day)}, "
+        f"storage {shown(quota.storage_bytes, 2**30, ' GB')}"
+    )
 
 
 @keys_app.command("disable")

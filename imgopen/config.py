@@ -135,6 +135,17 @@ class Settings(BaseSettings):
         description="Hosts or networks (CIDR) that URLs may reach even though they are private or loopback.",
     )
 
+    # --- retention ---------------------------------------------------------------------------
+    retention_days: float = Field(
+        0,
+        ge=0,
+        description=(
+            "Delete the files (outputs, stored inputs, previews) of tasks that ended longer ago than this; "
+            "0: keep them. The tasks stay queryable and say that their files expired."
+        ),
+    )
+    retention_check_seconds: float = Field(300.0, gt=0, description="How often expired files are looked for.")
+
     # --- callbacks ---------------------------------------------------------------------------
     callback_delays: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [3.0, 5.0, 15.0, 30.0, 60.0, 600.0, 3600.0, 3600.0, 3600.0],
@@ -146,6 +157,9 @@ class Settings(BaseSettings):
     task_prefix: str = Field("loc", pattern=r"^[a-z]{1,8}$", description="Prefix of server-made task ids.")
     create_first_key: bool = Field(True, description="`serve` creates and prints a key when there is none.")
     log_level: str = Field("info", description="Logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or as JSON objects (for log collectors); each carries its request id."
+    )
 
     @field_validator("url_allowlist", "callback_delays", mode="before")
     @classmethod

@@ -49,6 +49,19 @@ class _QueueCollector(Collector):
         yield workers
 
 
+class _StorageCollector(Collector):
+    def __init__(self, stored_bytes: Callable[[], dict[str, int]]) -> None:
+        self._stored_bytes = stored_bytes
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "imgopen_key_stored_bytes", "Bytes of inputs and outputs each access key keeps in storage", labels=["key"]
+        )
+        for key, stored in sorted(self._stored_bytes().items()):
+            gauge.add_metric([key], stored)
+        yield gauge
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -72,6 +85,9 @@ class Metrics:
         self.callbacks = Counter(
             "imgopen_callbacks", "Callback delivery attempts by outcome", ["outcome"], registry=self.registry
         )
+
+    def watch_storage(self, stored_bytes: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_StorageCollector(stored_bytes))
 
     def watch_queue(
         self, stats: Callable[[], Sequence[_PoolStats]], workers_alive: Callable[[], dict[str, int]]

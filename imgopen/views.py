@@ -33,6 +33,10 @@ class TaskViews:
         """Serialization context that turns stored-file keys into (signed) URLs."""
         return {"file_url": self._storage.url}
 
+    def _files_of(self, task: Task) -> dict[str, Any]:
+        """The context for this task's files: no URLs once retention deleted them."""
+        return {"file_url": lambda _key: None} if task.files_expired_at else self.file_context
+
     def register(self, kind: str, renderer: Renderer) -> None:
         """Kinds other than tools (SD generation, training) add their own view."""
         self._by_kind[kind] = renderer
@@ -52,6 +56,8 @@ class TaskViews:
             "createdAt": task.created_at,
             "startedAt": task.started_at,
             "finishedAt": task.finished_at,
+            # Retention deleted the task's files: its URLs are gone, not broken.
+            "filesExpired": task.files_expired_at is not None,
         }
 
     def tool(self, task: Task) -> dict[str, Any]:
@@ -65,16 +71,20 @@ class TaskViews:
             "outputImageUrls": [],
         }
         if task.result:
-            view.update(self.render_result(task.tool_code, task.result))
+            view.update(self.render_result(task.tool_code, task.result, self._files_of(task)))
+        if task.files_expired_at:
+            view["outputImageUrls"] = []
         return view
 
-    def render_result(self, tool_code: str, result: dict[str, Any]) -> dict[str, Any]:
+    def render_result(
+        self, tool_code: str, result: dict[str, Any], files: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         tool = self._tools.get(tool_code)
         extra = {k: v for k, v in result.items() if k == "warnings"}
         if tool is None:
             return dict(result)
         model = tool.result_model.model_validate(result)
-        rendered: dict[str, Any] = model.model_dump(mode="json", context=self.file_context)
+        rendered: dict[str, Any] = model.model_dump(mode="json", context=files or self.file_context)
         return {**rendered, **extra}
 
     # --- SD generation (API.md 4) ---------------------------------------------------------------
@@ -84,7 +94,7 @@ class TaskViews:
         if task.result:
             result = SdResult.model_validate(task.result)
             info = result.info
-            for image in result.images:
+            for image in [] if task.files_expired_at else result.images:
                 images.append(
                     {
                         "image_url": self._storage.url(image.image),
@@ -133,7 +143,7 @@ class TaskViews:
         info = task.progress_info or {}
         result: dict[str, Any] = {}
         if task.result and task.state == TaskState.SUCCESS.value:
-            result = TrainingResult.model_validate(task.result).model_dump(mode="json", context=self.file_context)
+            result = TrainingResult.model_validate(task.result).model_dump(mode="json", context=self._files_of(task))
         view: dict[str, Any] = {
             "taskId": task.business_task_id,
             "status": tool_status(task.state),

@@ -48,7 +48,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith(BASE_PATH):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            # The exception's headers too: a 405 says which methods are allowed (Allow).
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 405:
             return envelope("400", f"{request.method} is not allowed here: every endpoint takes POST with a JSON body")
         if exc.status_code == 404:
@@ -58,5 +59,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:
         request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex[:12]
-        log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
+        log.exception("%s %s failed (request id %s)", request.method, request.url.path, request_id)
         return envelope("500", f"internal error (request id {request_id}); the server log has the details")

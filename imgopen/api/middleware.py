@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imgopen.api.envelope import CODE_HEADER
+from imgopen.logs import request_id as current_request
 from imgopen.metrics import Metrics
 
 
@@ -23,6 +24,7 @@ class RequestMetrics:
             return
         request_id = uuid.uuid4().hex[:12]
         scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request.set(request_id)
         started = time.perf_counter()
         seen: dict[str, Any] = {"code": None}
 
@@ -41,6 +43,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            current_request.reset(token)
             route = scope.get("route")
             label = getattr(route, "path", "unmatched")
             self.metrics.requests.labels(label, seen["code"] or "500").inc()

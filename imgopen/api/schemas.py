@@ -62,3 +62,6 @@ class TaskProgressFields(BaseModel):
     createdAt: int = Field(description="Submit time, epoch milliseconds.")
     startedAt: int | None = Field(description="Start of the first run, epoch milliseconds.")
     finishedAt: int | None = Field(description="End time, epoch milliseconds.")
+    filesExpired: bool = Field(
+        description="The task's files were deleted by retention (IMGOPEN_RETENTION_DAYS): its URLs are null."
+    )

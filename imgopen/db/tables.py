@@ -25,6 +25,23 @@ class ApiKey(Base):
     callback_secret: Mapped[str] = mapped_column(String(128))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Quotas (None: unlimited); "per day" is the UTC day. Counted in key_usage.
+    quota_tasks_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    quota_images_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    quota_storage_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    # Bytes of this key's inputs and outputs in storage now (less what retention deleted).
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class KeyUsage(Base):
+    """What a key submitted on one UTC day: the quota counters, shared by every API process."""
+
+    __tablename__ = "key_usage"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # "2026-12-04"
+    tasks: Mapped[int] = mapped_column(Integer)
+    images: Mapped[int] = mapped_column(Integer)
 
 
 class Task(Base):
@@ -36,6 +53,7 @@ class Task(Base):
         Index("ix_tasks_queue", "state", "pool", "priority", "seq"),
         Index("ix_tasks_lease", "state", "lease_expires_at"),
         Index("ix_tasks_key_state", "key_id", "state"),
+        Index("ix_tasks_retention", "files_expired_at", "finished_at"),
     )
 
     # Monotonic order of submission: queue order and queue position.
@@ -69,6 +87,11 @@ class Task(Base):
     lease_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # The checkpoint the task wants (SD, Flux): a worker that has it loaded claims the task first.
     affinity: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # Images the task was asked for (its share of the key's images-per-day quota).
+    images: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bytes its inputs and outputs take in storage; zeroed when retention deletes them.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    files_expired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Worker(Base):

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from imgopen.accounts.quotas import Quotas
 from imgopen.config import Settings
 from imgopen.roles.core import Core, build_core
 from imgopen.tasks.callbacks import CallbackDispatcher
 from imgopen.tasks.executor import Executor
+from imgopen.tasks.retention import RetentionSweeper
 from imgopen.tasks.submit import TaskSubmitter
 from imgopen.tasks.waiters import TaskWaiters
 from imgopen.tools.checks import SubmitChecks
@@ -29,6 +31,7 @@ class ApiServices(Core):
     executor: Executor
     waiters: TaskWaiters
     callbacks: CallbackDispatcher
+    retention: RetentionSweeper
     # Tell callbacks and long-polling queries that a task ended (cancels end tasks outside workers).
     on_finished: Callable[[str], None]
 
@@ -36,8 +39,10 @@ class ApiServices(Core):
         self.catalog.start()
         self.executor.start()
         self.callbacks.start()
+        self.retention.start()
 
     def stop(self) -> None:
+        self.retention.stop()
         self.executor.stop()
         self.callbacks.stop()
         self.catalog.stop()
@@ -67,6 +72,7 @@ def assemble_api(
 
     executor = executor_for(on_finished)
     core.metrics.watch_queue(core.tasks.pool_stats, executor.workers_alive)
+    core.metrics.watch_storage(Quotas(core.db).stored_bytes)
     submitter = TaskSubmitter(core.tasks, core.inputs, core.storage, executor, core.policy, settings, core.metrics)
     return ApiServices(
         **core.shared(),
@@ -77,6 +83,7 @@ def assemble_api(
         executor=executor,
         waiters=waiters,
         callbacks=callbacks,
+        retention=RetentionSweeper(core.db, core.storage, settings.retention_days, settings.retention_check_seconds),
         on_finished=on_finished,
     )
 

@@ -27,16 +27,18 @@ ImageInput = Annotated[
 ]
 
 
-def _file_url(value: str, info: SerializationInfo) -> str:
+def _file_url(value: str, info: SerializationInfo) -> str | None:
     context = info.context
     if isinstance(context, dict) and "file_url" in context:
-        return str(context["file_url"](value))
+        url: str | None = context["file_url"](value)
+        return url
     return value
 
 
 # A stored file: kept as a storage key in the database, rendered as a URL in API answers
-# (dump with context={"file_url": storage.url}), so URLs are signed afresh at every query.
-FileKey = Annotated[str, PlainSerializer(_file_url, return_type=str)]
+# (dump with context={"file_url": storage.url}), so URLs are signed afresh at every query; null
+# once the file expired (retention).
+FileKey = Annotated[str, PlainSerializer(_file_url, return_type=str | None)]
 
 
 def iter_images(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], ImageRef]]:

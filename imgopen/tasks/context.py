@@ -84,6 +84,7 @@ class TaskContext:
         # Quick tasks never write progress: the first report waits one interval after the start.
         self._last_report = time.monotonic()
         self._outputs = 0
+        self._written: dict[str, int] = {}  # storage key -> bytes (a rewritten preview counts once)
 
     # --- inputs ---------------------------------------------------------------------------------
     def image(self, ref: str, what: str, mode: str | None = "RGB") -> Image.Image:
@@ -104,10 +105,19 @@ class TaskContext:
         stem = name or f"image-{self._outputs}"
         key = f"outputs/{self.task_id}/{stem}.{EXTENSION[fmt]}"
         text = parameters if parameters is not None else self.parameters
-        return self.storage.put(key, encode_image(image, fmt, text, quality))
+        return self._put(key, encode_image(image, fmt, text, quality))
 
     def save_bytes(self, data: bytes, filename: str) -> str:
-        return self.storage.put(f"outputs/{self.task_id}/{filename}", data)
+        return self._put(f"outputs/{self.task_id}/{filename}", data)
+
+    def _put(self, key: str, data: bytes) -> str:
+        self._written[key] = len(data)
+        return self.storage.put(key, data)
+
+    @property
+    def stored_bytes(self) -> int:
+        """What this run has written to storage (its key's storage quota counts it)."""
+        return sum(self._written.values())
 
     # --- progress and cancellation --------------------------------------------------------------
     def check_cancelled(self) -> None:

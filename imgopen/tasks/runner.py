@@ -74,36 +74,43 @@ class TaskRunner:
                 result = {**result, "warnings": ctx.warnings}
             # A cancel that arrived during the last step still wins: the user asked for it.
             ctx.check_cancelled()
-            return self._finish(task, owner, TaskState.SUCCESS, result=result)
+            return self._finish(task, owner, ctx.stored_bytes, TaskState.SUCCESS, result=result)
         except TaskCancelled:
-            return self._stopped(task, owner, stop)
+            return self._stopped(task, owner, stop, ctx.stored_bytes)
         except ImgOpenError as exc:
-            return self._finish(task, owner, TaskState.FAILED, error_code=exc.code, error_msg=exc.msg)
+            return self._finish(task, owner, ctx.stored_bytes, TaskState.FAILED, error_code=exc.code, error_msg=exc.msg)
         except MemoryError:
             return self._finish(
-                task, owner, TaskState.FAILED, error_code="500", error_msg="out of memory while running this task"
+                task,
+                owner,
+                ctx.stored_bytes,
+                TaskState.FAILED,
+                error_code="500",
+                error_msg="out of memory while running this task",
             )
         except Exception as exc:
             log.error("task %s (%s/%s) failed:\n%s", task.id, task.kind, task.tool_code, traceback.format_exc())
             return self._finish(
                 task,
                 owner,
+                ctx.stored_bytes,
                 TaskState.FAILED,
                 error_code="500",
                 error_msg=f"internal error: {type(exc).__name__}: {exc} (logged under task {task.id})",
             )
 
-    def _stopped(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
+    def _stopped(self, task: Task, owner: str, stop: StopSignal, written: int) -> TaskState | None:
         if stop.reason == StopReason.SHUTDOWN:
             self._store.release(task.id, owner)
             return None
         if stop.reason == StopReason.LEASE_LOST:
             log.warning("task %s: lease lost; another worker owns it now, this run's outcome is dropped", task.id)
             return None
-        return self._finish(task, owner, TaskState.CANCELLED, error_msg="cancelled while running")
+        return self._finish(task, owner, written, TaskState.CANCELLED, error_msg="cancelled while running")
 
-    def _finish(self, task: Task, owner: str, state: TaskState, **outcome: Any) -> TaskState | None:
-        if self._store.finish(task.id, owner, state, **outcome):
+    def _finish(self, task: Task, owner: str, written: int, state: TaskState, **outcome: Any) -> TaskState | None:
+        """`written`: the bytes the run put in storage (counted for the key's storage quota)."""
+        if self._store.finish(task.id, owner, state, stored_bytes=written, **outcome):
             return state
         log.warning("task %s: finished as %s but its lease was gone; outcome dropped", task.id, state.value)
         return None

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Float, Row, Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from imgopen.accounts.quotas import add_stored_bytes, charge
 from imgopen.clock import now_ms
 from imgopen.db.engine import Database, rowcount
 from imgopen.db.tables import CallbackDelivery, Task
@@ -155,6 +156,8 @@ class NewTask:
     task_id: str | None = None
     priority: int = 0
     affinity: str | None = None
+    images: int = 0  # images asked for: the key's images-per-day quota
+    stored_bytes: int = 0  # inputs kept in storage: the key's storage quota
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,9 @@ class TaskStore:
             "lease_owner": None,
             "lease_expires_at": None,
             "affinity": new.affinity,
+            "images": new.images,
+            "stored_bytes": new.stored_bytes,
+            "files_expired_at": None,
         }
         ids = {"key_id": new.key_id, "bid": new.business_task_id}
         try:
@@ -264,6 +270,7 @@ class TaskStore:
                     over = connection.execute(_ACTIVE_BEYOND, {"key_id": new.key_id, "skip": max_active - 1}).first()
                     if over is not None:
                         raise _too_many(max_active)
+                charge(connection, new.key_id, new.images, new.stored_bytes)
                 seq = connection.execute(_INSERT, values).scalar_one()
         except IntegrityError:  # PostgreSQL: a concurrent twin inserted first
             existing = self.existing_or_conflict(new.key_id, new.business_task_id, new.body_hash)
@@ -364,9 +371,11 @@ class TaskStore:
         error_code: str | None = None,
         error_msg: str | None = None,
         from_states: tuple[str, ...] = (RUNNING,),
+        stored_bytes: int = 0,
     ) -> bool:
         """Move the task to a final state (and queue its callback) if it is still in `from_states`
-        and, when `owner` is given, still leased by it. False when someone else got there first."""
+        and, when `owner` is given, still leased by it. False when someone else got there first.
+        `stored_bytes`: what the run wrote to storage, added to the task's and its key's count."""
         now = now_ms()
         params = {
             "b_id": task_id,
@@ -384,6 +393,11 @@ class TaskStore:
             done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
             if done is None:
                 return False
+            if stored_bytes:
+                connection.execute(
+                    update(T).where(T.c.id == task_id).values(stored_bytes=T.c.stored_bytes + stored_bytes)
+                )
+                add_stored_bytes(connection, done.key_id, stored_bytes)
             if done.callback_url:
                 connection.execute(
                     _INSERT_CALLBACK,

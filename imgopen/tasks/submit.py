@@ -51,6 +51,8 @@ class Submission:
     precheck: Precheck | None = None
     # The checkpoint the task will load: a worker that has it loaded takes the task first.
     affinity: str | None = None
+    # Images the task is asked for (the key's images-per-day quota).
+    images: int = 1
 
 
 def _digest_long_strings(value: Any) -> Any:
@@ -141,7 +143,7 @@ class TaskSubmitter:
         task_id = sub.task_id or self._store.new_id()
         params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
         try:
-            sizes = self._store_inputs(sub.request, params, task_id, sub.key_id)
+            sizes, stored = self._store_inputs(sub.request, params, task_id, sub.key_id)
             if sub.precheck is not None:
                 sub.precheck(sizes)
             task, created = self._store.submit(
@@ -156,6 +158,8 @@ class TaskSubmitter:
                     callback_url=sub.callback_url,
                     task_id=task_id,
                     affinity=sub.affinity,
+                    images=sub.images,
+                    stored_bytes=stored,
                 ),
                 max_active=limit,
             )
@@ -171,10 +175,12 @@ class TaskSubmitter:
 
     def _store_inputs(
         self, request: BaseModel, params: dict[str, Any], task_id: str, key_id: str
-    ) -> dict[str, tuple[int, int]]:
+    ) -> tuple[dict[str, tuple[int, int]], int]:
         """Fetch and check every image input; keep large or fetched ones in storage (the params
-        then hold a `stored:` reference), small inline ones stay in the params as they came."""
+        then hold a `stored:` reference), small inline ones stay in the params as they came.
+        The sizes of the images by field, and the bytes put in storage."""
         sizes: dict[str, tuple[int, int]] = {}
+        stored = 0
         done: dict[str, tuple[str, tuple[int, int]]] = {}
         for path, value in iter_images(request):
             what = path_text(path)
@@ -186,12 +192,13 @@ class TaskSubmitter:
                     name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
                     key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(decoded.format, 'bin')}"
                     ref = stored_ref(self._storage.put(key, data))
+                    stored += len(data)
                 self._inputs.hand_over(ref, decoded)
                 done[value] = (ref, decoded.image.size)
             ref, size = done[value]
             set_path(params, path, ref)
             sizes[what] = size
-        return sizes
+        return sizes, stored
 
     def _check_callback(self, url: str) -> None:
         try:

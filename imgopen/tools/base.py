@@ -43,8 +43,18 @@ class ToolSpec(Generic[P, R]):
     pool: ClassVar[Literal["cpu", "gpu"]] = "cpu"
     # Synchronous tools answer the submit with their result (the task is still recorded).
     synchronous: ClassVar[bool] = False
+    # Whether its result is a picture (captions, tags, styles, prompts are not): the key's
+    # images-per-day quota counts what `images()` says.
+    makes_images: ClassVar[bool] = True
     params_model: type[P]
     result_model: type[R]
+
+    def images(self, params: P) -> int:
+        """The pictures a task with these params makes (`imageCount` where the tool has it)."""
+        if not self.makes_images:
+            return 0
+        count = getattr(params, "imageCount", None)
+        return count if isinstance(count, int) and count > 0 else 1
 
     def precheck(self, params: P, sizes: Mapping[str, tuple[int, int]], checks: SubmitChecks) -> None:
         """Checks that need the input images' sizes (keyed by field path) or the installed models'

@@ -69,6 +69,12 @@ def output_size(width: int, height: int, params: ImgEnlargeParams) -> tuple[int,
 
 def check_output_size(params: ImgEnlargeParams, size: tuple[int, int], settings: Settings) -> None:
     out_w, out_h = output_size(*size, params)
+    if (out_w, out_h) == size:
+        field = "scale" if params.scale is not None else "targetWidth/targetHeight"
+        # The image would come back as it is: that is no enlargement to report as a success.
+        raise ImgOpenError(
+            "400", f"{field}: the output would be {out_w}x{out_h}, the size of the input; give a larger size"
+        )
     if out_w * out_h > settings.max_output_pixels:
         field = "scale" if params.scale is not None else "targetWidth/targetHeight"
         raise ImgOpenError(

@@ -57,8 +57,8 @@ def test_signed_urls_are_checked_and_outputs_carry_parameters(signed: Served, bi
         assert forged.value.code == "404"
     other.close()
     # The owner may use its own output whatever the signature (an expired URL of its own, say).
-    mine = signed.client.wait(signed.client.img_enlarge(bid(), bare + "?exp=1&sig=00", scale=1))
-    assert (mine["width"], mine["height"]) == (60, 30)
+    mine = signed.client.wait(signed.client.img_enlarge(bid(), bare + "?exp=1&sig=00", scale=1.5))
+    assert (mine["width"], mine["height"]) == (90, 45)
 
 
 def test_active_task_limit_answers_429(signed: Served, bid: Callable[..., str]) -> None:

@@ -314,3 +314,45 @@ def test_a_killed_worker_s_task_ends_once_on_the_other(cluster: Running, callbac
     time.sleep(1.5)
     hooks = [r for r in callbacks.received if json.loads(r.body)["data"].get("id_task") == handle.business_task_id]
     assert len(hooks) == 1, hooks
+
+
+def test_retention_deletes_expired_files_from_the_bucket(
+    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imgopen.config import Settings
+    from imgopen.services import build_services
+    from imgopen.testing.server import free_port
+    from tests.conftest import Served
+
+    s3_env = seaweed.env()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, s3_env[name])
+    settings = Settings(
+        data_dir=tmp_path,
+        models_dir=tmp_path / "models",
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        port=free_port(),
+        create_first_key=False,
+        storage="s3",
+        s3_bucket=seaweed.bucket,
+        s3_endpoint_url=seaweed.endpoint,
+        s3_path_style=True,
+        retention_days=1 / 86_400,
+        retention_check_seconds=3600,
+    )
+    served = Served(build_services(settings))
+    try:
+        done = served.client.wait(served.client.img_enlarge("kept-then-gone", data_uri(encode(checker(8, 1))), scale=2))
+        url = done["outputImageUrl"]
+        assert httpx.get(url, trust_env=False).status_code == 200
+        storage = served.services.storage
+        key = f"outputs/{done['taskId']}/image-1.png"
+        assert storage.exists(key)
+        time.sleep(1.1)
+        assert served.services.retention.sweep() == 1
+        assert not storage.exists(key)
+        assert httpx.get(url, trust_env=False).status_code == 404
+        answer = served.client.query_tool("imgEnlarge", "kept-then-gone")
+        assert answer["filesExpired"] is True and answer["outputImageUrl"] is None
+    finally:
+        served.stop()

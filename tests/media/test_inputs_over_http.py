@@ -101,6 +101,6 @@ def test_bare_base64_and_exif_rotation(guarded: Served, bid: Callable[..., str])
     exif = image.getexif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     jpeg = encode(image, "JPEG", exif=exif.tobytes())
-    handle = guarded.client.img_enlarge(bid(), base64.b64encode(jpeg).decode(), scale=1)
+    handle = guarded.client.img_enlarge(bid(), base64.b64encode(jpeg).decode(), scale=2)
     done = guarded.client.wait(handle)
-    assert (done["width"], done["height"]) == (40, 60)
+    assert (done["width"], done["height"]) == (80, 120)

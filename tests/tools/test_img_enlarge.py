@@ -71,3 +71,17 @@ def test_output_over_the_pixel_limit_is_400(ctx: TaskContext) -> None:
     with pytest.raises(ImgOpenError) as refused:
         ImgEnlargeSpec().precheck(params, {"sourceImage": (5000, 5000)}, direct_checks(ctx.settings))
     assert refused.value.code == "400" and "scale" in refused.value.msg
+
+
+def test_an_output_of_the_input_s_size_is_refused(ctx: TaskContext) -> None:
+    """Scale 1 (or the same target size) would hand the image back as it is."""
+    checks = direct_checks(ctx.settings)
+    for params in (
+        ImgEnlargeParams(sourceImage="x", scale=1),
+        ImgEnlargeParams(sourceImage="x", targetWidth=300),
+        ImgEnlargeParams(sourceImage="x", targetWidth=300, targetHeight=200),
+    ):
+        with pytest.raises(ImgOpenError) as refused:
+            ImgEnlargeSpec().precheck(params, {"sourceImage": (300, 200)}, checks)
+        assert refused.value.code == "400" and "the size of the input" in refused.value.msg
+    ImgEnlargeSpec().precheck(ImgEnlargeParams(sourceImage="x", scale=1.01), {"sourceImage": (300, 200)}, checks)

@@ -44,6 +44,15 @@ class EmbeddingListQuery(Page):
     modelBaseModel: str | None = Field(None, max_length=64, description="Filter: base model.")
 
 
+class UnloadAnswer(BaseModel):
+    unloaded: list[str] = Field(description="What was dropped (in a cluster: the checkpoints the workers had loaded).")
+    workers: int | None = Field(None, description="Cluster: how many workers were asked to unload.")
+
+
+class NotFound(BaseModel):
+    detail: str = Field(description="What was not found.")
+
+
 class ModelRow(BaseModel):
     id: int = Field(description="Stable id of the file.")
     sdModelCheckpoint: str = Field(description="The value to send as sd_model_checkpoint.")
@@ -196,13 +205,25 @@ def build_model_router(prefix: str) -> APIRouter:
     listing("/sd/v2/queryVaeList", VaeListQuery, vae_rows, VaeRow)
     listing("/sd/v2/queryEmbeddingList", EmbeddingListQuery, embedding_rows, EmbeddingRow)
 
-    @router.post(prefix + "/sd/v2/unloadModels", summary="Unload every cached model not in use")
+    @router.post(
+        prefix + "/sd/v2/unloadModels",
+        summary="Unload every cached model not in use",
+        responses=documented(UnloadAnswer),
+    )
     async def unload(key: KeyDep, services: ServicesDep) -> Response:
         return ok(await run_in_threadpool(services.executor.unload_models))
 
-    @router.get(PREVIEW_ROUTE + "{entry_id}", summary="A model's preview image")
-    async def preview(entry_id: int, services: ServicesDep) -> Response:
-        entry = await run_in_threadpool(services.catalog.by_id, entry_id)
+    @router.get(
+        PREVIEW_ROUTE + "{entry_id}",
+        summary="A model's preview image",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}, "description": "The image."},
+            404: {"model": NotFound, "description": "No such model, or it has no preview."},
+        },
+    )
+    async def preview(entry_id: str, services: ServicesDep) -> Response:
+        entry = await run_in_threadpool(services.catalog.by_id, int(entry_id)) if entry_id.isdigit() else None
         if entry is None or entry.preview is None:
             return JSONResponse({"detail": "no preview"}, status_code=404)
         return FileResponse(entry.preview)

@@ -84,6 +84,7 @@ def submit_generation(services: ApiServices, key_id: str, mode: str, body: Text2
         callback_url=body.callbackUrl,
         task_id=server_id,
         affinity=resolved.checkpoint.name,
+        images=body.image_count,
     )
     task, _created = services.submitter.submit(submission)
     return task

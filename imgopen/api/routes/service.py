@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from imgopen.api.deps import ServicesDep
@@ -30,12 +31,30 @@ async def playground() -> HTMLResponse:
     return HTMLResponse(_PLAYGROUND.read_text(encoding="utf-8"))
 
 
+class NotServed(BaseModel):
+    detail: str = Field(description="Why the file is not served.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description='"ok" or "unavailable".')
+    checks: dict[str, str] = Field(description='Each check: "ok" or "error: ..." (database, storage, broker, workers).')
+    pools: dict[str, dict[str, Any]] = Field(
+        description="Per pool: workersAlive, queued, running, oldestQueuedSeconds (the whole cluster)."
+    )
+    workers: list[str] = Field(description="Names of the workers alive (cluster workers; empty for `serve`).")
+
+
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, storage and workers reachable")
+@router.get(
+    "/readyz",
+    summary="Readiness: database, storage and workers reachable",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: a check failed."}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     def check() -> tuple[dict[str, str], dict[str, Any], list[str]]:
         checks: dict[str, str] = {}
@@ -86,13 +105,27 @@ def pool_overview(services: ApiServices) -> dict[str, Any]:
     return pools
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text."}},
+)
 async def metrics(services: ServicesDep) -> Response:
     body = await run_in_threadpool(services.metrics.render)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.get(FILES_ROUTE + "{key:path}", summary="An output file", include_in_schema=True)
+@router.get(
+    FILES_ROUTE + "{key:path}",
+    summary="An output file",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "application/octet-stream": {}}},
+        403: {"model": NotServed, "description": "Missing, wrong or expired signature."},
+        404: {"model": NotServed, "description": "No such file (or not an output)."},
+    },
+)
 async def files(key: str, request: Request, services: ServicesDep) -> Response:
     storage = services.storage
     # Outputs only, and only from local storage (S3 outputs are served by S3, at pre-signed URLs).

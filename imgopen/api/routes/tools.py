@@ -112,6 +112,16 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
         f"{name}TaskView", __base__=(ToolTaskFields, optional_copy(tool.result_model, f"{name}ResultFields"))
     )
     code = tool.code
+    # A synchronous tool answers the submit with the task's outcome, not with its ids.
+    submit_answer: Any = (
+        create_model(
+            f"{name}Answer",
+            __base__=view_model,
+            toolTask=(str, Field(description="The tool that answered (a synchronous tool).")),
+        )
+        if tool.synchronous
+        else Submitted
+    )
 
     async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:
         checks = services.checks
@@ -129,6 +139,7 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
             envelope_fields=SUBMIT_ENVELOPE_FIELDS,
             callback_url=body.callbackUrl,
             precheck=precheck,
+            images=tool.images(body),
         )
         if services.submitter.is_quick(submission):
             task, _created = services.submitter.submit(submission)
@@ -155,9 +166,9 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
         f"/tool/{code}",
         submit,
         methods=["POST"],
-        summary=f"{tool.summary}: submit",
+        summary=f"{tool.summary}: submit" + (" (answered at once)" if tool.synchronous else ""),
         description=tool.description,
-        responses=documented(Submitted),
+        responses=documented(submit_answer),
         operation_id=f"submit_{name}",
     )
     router.add_api_route(

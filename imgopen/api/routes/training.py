@@ -68,6 +68,7 @@ def submit_training(services: ApiServices, key_id: str, body: TrainingParams) ->
         kind=TRAINING.name,
         tool_code="lora",
         pool=TRAINING.pool,
+        images=0,
         business_task_id=body.taskId,
         request=body,
         envelope_fields={"callbackUrl"},

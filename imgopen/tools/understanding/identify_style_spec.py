@@ -24,6 +24,7 @@ class IdentifyStyleResult(ToolResult):
 
 
 class IdentifyStyleSpec(ToolSpec[IdentifyStyleParams, IdentifyStyleResult]):
+    makes_images = False
     code = "identifyStyle"
     summary = "Style recognition"
     description = (

@@ -62,6 +62,7 @@ class InterrogateResult(ToolResult):
 
 
 class InterrogateSpec(ToolSpec[InterrogateParams, InterrogateResult]):
+    makes_images = False
     code = "interrogate"
     summary = "Image description"
     description = (

@@ -79,6 +79,7 @@ def check_room(params: PromptExpandParams, used: int) -> None:
 
 
 class PromptExpandSpec(ToolSpec[PromptExpandParams, PromptExpandResult]):
+    makes_images = False
     code = "prompts/expand"
     summary = "Prompt expansion"
     description = (

@@ -87,6 +87,7 @@ class WatermarkDecodeResult(ToolResult):
 
 
 class WatermarkDecodeSpec(ToolSpec[WatermarkDecodeParams, WatermarkDecodeResult]):
+    makes_images = False
     code = "watermark/decode"
     summary = "Read an invisible watermark"
     description = "Reads back the text that watermark's invisibleText hid in an image."
