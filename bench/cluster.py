@@ -60,8 +60,7 @@ def cluster(root: Path, env: dict[str, str], workers: dict[str, list[str]]) -> I
     with pg_schema() as database_url:
         running = LocalCluster(root, BROKERS["rabbitmq"], database_url, env).start()
         try:
-            for name, pools in workers.items():
-                running.add_worker(name, pools, concurrency=1)
+            running.add_workers(workers, concurrency=1)
             database = Database(database_url)
             created = KeyStore(database).create("bench")
             with Client(running.base_url, created.id, created.secret, timeout=600) as client:

@@ -135,6 +135,19 @@ class Settings(BaseSettings):
         description="Hosts or networks (CIDR) that URLs may reach even though they are private or loopback.",
     )
 
+    # --- the Automatic1111 API ---------------------------------------------------------------
+    a1111_api: bool = Field(True, description="Serve the Automatic1111 web UI's API at /sdapi/v1 (and /controlnet).")
+    a1111_anonymous_key: str | None = Field(
+        None,
+        description=(
+            "An access key id whose identity /sdapi/v1 requests without credentials take (A1111 without --api-auth); "
+            "unset: credentials are required (HTTP Basic: key id and secret, or the Img Open headers)."
+        ),
+    )
+    a1111_wait_seconds: float = Field(
+        3600.0, gt=0, description="How long a /sdapi/v1 request waits for its task before answering 504."
+    )
+
     # --- retention ---------------------------------------------------------------------------
     retention_days: float = Field(
         0,

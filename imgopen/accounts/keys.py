@@ -96,6 +96,12 @@ class KeyStore:
             self._cache = {k: v for k, v in self._cache.items() if k[0] != key_id}
         return True
 
+    def get(self, key_id: str) -> KeyInfo | None:
+        """The key by id (no secret check: for identities the operator configured)."""
+        with self._db.read() as session:
+            row = session.get(ApiKey, key_id)
+            return KeyInfo(row.id, row.name, row.disabled, row.created_at) if row else None
+
     def callback_secret(self, key_id: str) -> str | None:
         with self._db.read() as session:
             row = session.get(ApiKey, key_id)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from imgopen import __version__
+from imgopen.api.a1111.routes import a1111_routers
 from imgopen.api.envelope import BASE_PATH
 from imgopen.api.errors import install_error_handlers
 from imgopen.api.middleware import RequestMetrics
@@ -48,5 +49,8 @@ def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
     app.include_router(build_sd_router(BASE_PATH))
     app.include_router(build_model_router(BASE_PATH))
     app.include_router(build_training_router(BASE_PATH))
+    if services.settings.a1111_api:
+        for router in a1111_routers():
+            app.include_router(router)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

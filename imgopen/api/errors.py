@@ -36,13 +36,37 @@ def describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
+# Paths of the Automatic1111 face: its own conventions (HTTP statuses, {"detail": ...}).
+A1111_PREFIXES = ("/sdapi/", "/controlnet/")
+# Img Open codes -> the HTTP statuses A1111 answers with (validation is 422 there).
+A1111_STATUS = {
+    "400": 422,
+    "401": 401,
+    "403": 403,
+    "404": 404,
+    "409": 409,
+    "413": 413,
+    "422": 422,
+    "429": 429,
+    "503": 503,
+}
+
+
+def is_a1111(request: Request) -> bool:
+    return request.url.path.startswith(A1111_PREFIXES)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if is_a1111(request):
+            return JSONResponse({"detail": describe_validation(list(exc.errors()))}, status_code=422)
         return envelope("400", describe_validation(list(exc.errors())))
 
     @app.exception_handler(ImgOpenError)
-    async def _imgopen(_request: Request, exc: ImgOpenError) -> Response:
+    async def _imgopen(request: Request, exc: ImgOpenError) -> Response:
+        if is_a1111(request):
+            return JSONResponse({"detail": exc.msg}, status_code=A1111_STATUS.get(exc.code, 500))
         return envelope(exc.code, exc.msg)
 
     @app.exception_handler(StarletteHTTPException)
@@ -60,4 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _internal(request: Request, exc: Exception) -> Response:
         request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex[:12]
         log.exception("%s %s failed (request id %s)", request.method, request.url.path, request_id)
-        return envelope("500", f"internal error (request id {request_id}); the server log has the details")
+        message = f"internal error (request id {request_id}); the server log has the details"
+        if is_a1111(request):
+            return JSONResponse({"detail": message}, status_code=500)
+        return envelope("500", message)

@@ -78,6 +78,9 @@ class Task(Base):
     error_msg: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Skips asked for (A1111's skip: end the current image, go on with the next); a counter, so
+    # that each request is seen once by the running task.
+    skip_requested: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
@@ -112,6 +115,17 @@ class Worker(Base):
     heartbeat_at: Mapped[int] = mapped_column(BigInteger)
     # Set by unloadModels: the worker drops its cached models at its next heartbeat.
     unload_requested_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class A1111Options(Base):
+    """What a key set through the Automatic1111 API's POST /sdapi/v1/options (its model, VAE, clip
+    skip...): per key, so that one user switching the model does not switch it for another."""
+
+    __tablename__ = "a1111_options"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class CallbackDelivery(Base):

@@ -41,6 +41,8 @@ class StopSignal:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason: StopReason | None = None
+        # Skips of the current image requested so far (see TaskContext.consume_skip).
+        self.skips = 0
 
     def set(self, reason: StopReason) -> None:
         if not self._event.is_set():
@@ -85,6 +87,7 @@ class TaskContext:
         self._last_report = time.monotonic()
         self._outputs = 0
         self._written: dict[str, int] = {}  # storage key -> bytes (a rewritten preview counts once)
+        self._skips_seen = 0
 
     # --- inputs ---------------------------------------------------------------------------------
     def image(self, ref: str, what: str, mode: str | None = "RGB") -> Image.Image:
@@ -123,6 +126,14 @@ class TaskContext:
     def check_cancelled(self) -> None:
         if self.stop.is_set():
             raise TaskCancelled()
+
+    def consume_skip(self) -> bool:
+        """True once for each skip the caller requested (A1111's skip): the generation ends its
+        current image as it stands and goes on with the next."""
+        if self.stop.skips > self._skips_seen:
+            self._skips_seen = self.stop.skips
+            return True
+        return False
 
     def progress(self, fraction: float, info: dict[str, Any] | None = None, force: bool = False) -> None:
         """Report progress (0..1); raises TaskCancelled when the task should stop."""

@@ -58,11 +58,12 @@ class TaskRunner:
 
     def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:
-            still_ours, cancel = self._store.set_progress(task.id, owner, fraction, info)
-            if not still_ours:
+            signals = self._store.set_progress(task.id, owner, fraction, info)
+            if not signals.owned:
                 stop.set(StopReason.LEASE_LOST)
-            elif cancel:
+            elif signals.cancel:
                 stop.set(StopReason.CANCEL)
+            stop.skips = signals.skips
 
         ctx = TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
         handler = self._handlers.get(task.kind)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Float, Row, Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,7 +63,7 @@ _PROGRESS = (
     update(T)
     .where(_OWNED_RUNNING)
     .values(progress=bindparam("b_progress"), progress_info=bindparam("b_info"), updated_at=bindparam("b_now"))
-    .returning(T.c.cancel_requested)
+    .returning(T.c.cancel_requested, T.c.skip_requested)
 )
 _INSERT_CALLBACK = insert(C)
 
@@ -160,6 +160,12 @@ class NewTask:
     stored_bytes: int = 0  # inputs kept in storage: the key's storage quota
 
 
+class Signals(NamedTuple):
+    owned: bool  # the run still holds the task's lease
+    cancel: bool
+    skips: int  # skips requested so far (a counter)
+
+
 @dataclass(frozen=True)
 class PoolStats:
     state: str
@@ -246,6 +252,7 @@ class TaskStore:
             "error_msg": None,
             "attempts": 0,
             "cancel_requested": False,
+            "skip_requested": 0,
             "created_at": now,
             "updated_at": now,
             "started_at": None,
@@ -278,6 +285,16 @@ class TaskStore:
                 raise
             return existing, False
         return Task(seq=seq, **values), True
+
+    def active(self, key_id: str, kind: str) -> list[Task]:
+        """The key's tasks of `kind` queued or running: the running ones first, then in queue order."""
+        with self._db.read() as session:
+            rows = session.connection().execute(
+                select(T)
+                .where(T.c.key_id == key_id, T.c.kind == kind, T.c.state.in_(ACTIVE_STATES))
+                .order_by(case((T.c.state == RUNNING, 0), else_=1), T.c.seq)
+            )
+            return [task for row in rows if (task := _task(row)) is not None]
 
     def queue_position(self, task: Task) -> int | None:
         """1 for the next task to run in its pool; None when not queued."""
@@ -354,13 +371,25 @@ class TaskStore:
             )
         return (False, True) if row is None else (True, bool(row.cancel_requested))
 
-    def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> tuple[bool, bool]:
-        """(still ours, cancel requested) after recording the progress: a cancel from any process
-        reaches the running task at its next report, not only at the next lease renewal."""
+    def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> Signals:
+        """What the task should know after recording its progress: a cancel or a skip from any
+        process reaches the running task at its next report, not only at the next lease renewal."""
         params = {"b_id": task_id, "b_owner": owner, "b_progress": max(0.0, min(1.0, progress)), "b_info": info}
         with self._db.transaction() as session:
             row = session.connection().execute(_PROGRESS, {**params, "b_now": now_ms()}).first()
-        return (False, True) if row is None else (True, bool(row.cancel_requested))
+        if row is None:
+            return Signals(owned=False, cancel=True, skips=0)
+        return Signals(owned=True, cancel=bool(row.cancel_requested), skips=int(row.skip_requested or 0))
+
+    def request_skip(self, task_id: str) -> bool:
+        """Ask a running task to end its current image and go on (False: it is not running)."""
+        with self._db.transaction() as session:
+            done = session.connection().execute(
+                update(T)
+                .where(T.c.id == task_id, T.c.state == RUNNING)
+                .values(skip_requested=T.c.skip_requested + 1, updated_at=now_ms())
+            )
+            return rowcount(done) == 1
 
     def finish(
         self,

@@ -54,9 +54,28 @@ class LocalCluster:
     def add_worker(
         self, name: str, pools: Sequence[str], env: dict[str, str] | None = None, concurrency: int | None = None
     ) -> WorkerProcess:
-        worker = WorkerProcess(name, pools, self.root / name, {**self.env, **(env or {})}, concurrency)
-        self.workers[name] = worker
-        return worker.start(self.alive)
+        return self.add_workers({name: pools}, env, concurrency)[name]
+
+    def add_workers(
+        self, pools: dict[str, Sequence[str]], env: dict[str, str] | None = None, concurrency: int | None = None
+    ) -> dict[str, WorkerProcess]:
+        """Workers started together (their slow imports overlap), returned once the cluster sees all."""
+        started = {
+            name: WorkerProcess(name, serves, self.root / name, {**self.env, **(env or {})}, concurrency)
+            for name, serves in pools.items()
+        }
+        for worker in started.values():
+            worker.launch()
+        for worker in started.values():
+            self._wait_for(worker)
+        self.workers.update(started)
+        return started
+
+    def _wait_for(self, worker: WorkerProcess) -> None:
+        def ready() -> bool:
+            return self.alive(worker.name) and "ready." in worker.log()
+
+        worker.wait_until(ready, 180, f"worker {worker.name}")
 
     def stop(self) -> None:
         for worker in self.workers.values():

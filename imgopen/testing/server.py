@@ -151,9 +151,3 @@ class WorkerProcess(ImgopenProcess):
             args += ["--concurrency", str(concurrency)]
         super().__init__(args, data_dir, env, name=name)
         self.name = name
-
-    def start(self, alive: Callable[[str], bool], timeout: float = 120.0) -> WorkerProcess:
-        """`alive(name)`: whether the cluster sees this worker (e.g. from /readyz or the table)."""
-        self.launch()
-        self.wait_until(lambda: alive(self.name) and "ready." in self.log(), timeout, f"worker {self.name}")
-        return self

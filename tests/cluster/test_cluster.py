@@ -97,8 +97,7 @@ def cluster(
         }
         cluster = LocalCluster(root, BROKERS[broker], database_url, env).start()
         try:
-            for name in WORKERS:
-                cluster.add_worker(name, ["cpu", "gpu"], concurrency=2)
+            cluster.add_workers({name: ["cpu", "gpu"] for name in WORKERS}, concurrency=2)
             database = Database(database_url)
             created = KeyStore(database).create("cluster test")
             with Client(cluster.base_url, created.id, created.secret) as client:

@@ -4,16 +4,19 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 functions made in a loop, and their request models are local variables."""
 
 import re
+import time
+import uuid
 from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
+from imgopen.api.errors import describe_validation
 from imgopen.api.schemas import (
     SUBMIT_ENVELOPE_FIELDS,
     CancelAnswer,
@@ -95,6 +98,51 @@ def build_tool_router(tools: ToolLookup[AnySpec], prefix: str) -> APIRouter:
     return router
 
 
+def tool_submission(services: ApiServices, key_id: str, tool: AnySpec, body: Any) -> Submission:
+    """The submission of a tool task; `body` is the tool's request model (params + SubmitFields)."""
+    checks = services.checks
+
+    def precheck(sizes: Any) -> None:
+        tool.precheck(body, sizes, checks)
+
+    return Submission(
+        key_id=key_id,
+        kind=TOOL.name,
+        tool_code=tool.code,
+        pool=tool.pool,
+        business_task_id=body.businessTaskId,
+        request=body,
+        envelope_fields=SUBMIT_ENVELOPE_FIELDS,
+        callback_url=body.callbackUrl,
+        precheck=precheck,
+        images=tool.images(body),
+    )
+
+
+async def run_tool(services: ApiServices, key_id: str, code: str, fields: dict[str, Any], wait: float) -> Task:
+    """Submit a task of tool `code` for `key_id` (as its own endpoint would) and wait for its end:
+    the other faces of the server (A1111's extras, interrogate...) run the same tools this way."""
+    tool = services.tools.get(code)
+    if tool is None:
+        raise ImgOpenError("404", f"this server has no tool {code!r}")
+    try:
+        body = tool_request_model(tool).model_validate({**fields, "businessTaskId": f"{code}-{uuid.uuid4().hex}"})
+    except ValidationError as exc:
+        raise ImgOpenError("400", describe_validation(list(exc.errors()))) from exc
+    task, _created = await run_in_threadpool(services.submitter.submit, tool_submission(services, key_id, tool, body))
+    if tool.synchronous:
+        await run_in_threadpool(services.executor.run_now, task.id)
+
+    def find() -> Task:
+        return find_task(services, key_id, task.business_task_id, code)
+
+    deadline = time.monotonic() + wait
+    while not TaskState((task := await settled(services, find, min(60.0, deadline - time.monotonic()))).state).is_final:
+        if time.monotonic() >= deadline:
+            raise ImgOpenError("500", f"task {task.business_task_id} of {code} did not end within {wait:g} s")
+    return task
+
+
 @cache
 def tool_request_model(tool: AnySpec) -> Any:
     """The submit body of a tool: its params plus businessTaskId and callbackUrl."""
@@ -124,23 +172,7 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
     )
 
     async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:
-        checks = services.checks
-
-        def precheck(sizes: Any) -> None:
-            tool.precheck(body, sizes, checks)
-
-        submission = Submission(
-            key_id=key.id,
-            kind=TOOL.name,
-            tool_code=code,
-            pool=tool.pool,
-            business_task_id=body.businessTaskId,
-            request=body,
-            envelope_fields=SUBMIT_ENVELOPE_FIELDS,
-            callback_url=body.callbackUrl,
-            precheck=precheck,
-            images=tool.images(body),
-        )
+        submission = tool_submission(services, key.id, tool, body)
         if services.submitter.is_quick(submission):
             task, _created = services.submitter.submit(submission)
         else:

@@ -41,9 +41,9 @@ BUNDLED = (
 
 # The names A1111 shows for the same networks, so that `hr_upscaler` values copied from its UI work.
 A1111_NAMES = {
-    "r-esrgan 4x+": "realesrgan-x4plus",
-    "r-esrgan 4x+ anime6b": "realesrgan-x4plus-anime",
-    "r-esrgan animevideo": "realesr-animevideov3",
+    "R-ESRGAN 4x+": "realesrgan-x4plus",
+    "R-ESRGAN 4x+ Anime6B": "realesrgan-x4plus-anime",
+    "R-ESRGAN AnimeVideo": "realesr-animevideov3",
 }
 
 

@@ -20,10 +20,13 @@ ONNX_SUFFIXES = (".onnx",)
 SUFFIXES = TORCH_SUFFIXES + ONNX_SUFFIXES
 
 
+_A1111_LOWER = {name.lower(): target for name, target in A1111_NAMES.items()}
+
+
 def name_key(model: str) -> str:
     """The lower-case name, A1111's names turned into the bundled ones."""
     key = model.strip().lower()
-    return A1111_NAMES.get(key, key)
+    return _A1111_LOWER.get(key, key)
 
 
 class UpscalerNames:
