@@ -16,6 +16,7 @@ from imgopen.api.middleware import RequestMetrics
 from imgopen.api.routes import service
 from imgopen.api.routes.models import build_model_router
 from imgopen.api.routes.sd import build_sd_router
+from imgopen.api.routes.task_list import build_task_list_router
 from imgopen.api.routes.tools import build_tool_router
 from imgopen.api.routes.training import build_training_router
 from imgopen.roles.api import ApiServices
@@ -49,6 +50,7 @@ def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
     app.include_router(build_sd_router(BASE_PATH))
     app.include_router(build_model_router(BASE_PATH))
     app.include_router(build_training_router(BASE_PATH))
+    app.include_router(build_task_list_router(BASE_PATH))
     if services.settings.a1111_api:
         for router in a1111_routers():
             app.include_router(router)

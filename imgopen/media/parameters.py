@@ -38,10 +38,11 @@ def parse_infotext(text: str) -> dict[str, Any]:
     negative: list[str] = []
     target = prompt
     for line in body:
+        text_line = line
         if line.startswith("Negative prompt:"):
             target = negative
-            line = line[len("Negative prompt:") :].strip()
-        target.append(line)
+            text_line = line[len("Negative prompt:") :].strip()
+        target.append(text_line)
     fields["Prompt"] = "\n".join(prompt).strip()
     fields["Negative prompt"] = "\n".join(negative).strip()
     if last is not None:

@@ -296,6 +296,31 @@ class TaskStore:
             )
             return [task for row in rows if (task := _task(row)) is not None]
 
+    @staticmethod
+    def _of_key(key_id: str, kind: str | None, state: str | None) -> list[Any]:
+        """The WHERE of a key's task listing: key_id first, so the (key_id, state) index serves it."""
+        conditions: list[Any] = [T.c.key_id == key_id]
+        if state is not None:
+            conditions.append(T.c.state == state)
+        if kind is not None:
+            conditions.append(T.c.kind == kind)
+        return conditions
+
+    def list_for_key(
+        self, key_id: str, kind: str | None = None, state: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[Task]:
+        """The key's tasks, newest first (by submission order), optionally of one kind and state."""
+        with self._db.read() as session:
+            rows = session.connection().execute(
+                select(T).where(*self._of_key(key_id, kind, state)).order_by(T.c.seq.desc()).limit(limit).offset(offset)
+            )
+            return [task for row in rows if (task := _task(row)) is not None]
+
+    def count_for_key(self, key_id: str, kind: str | None = None, state: str | None = None) -> int:
+        """How many tasks list_for_key finds over all pages."""
+        row = self._one(select(func.count()).select_from(T).where(*self._of_key(key_id, kind, state)), {})
+        return int(row[0]) if row is not None else 0
+
     def queue_position(self, task: Task) -> int | None:
         """1 for the next task to run in its pool; None when not queued."""
         if task.state != QUEUED:

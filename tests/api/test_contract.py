@@ -138,7 +138,10 @@ def test_openapi_documents_every_field_with_bounds(served: Served) -> None:
 
 def test_service_endpoints(served: Served) -> None:
     page = httpx.get(served.base_url + "/", trust_env=False)
-    assert page.status_code == 200 and "imgopen playground" in page.text
+    assert page.status_code == 200 and "imgopen studio" in page.text
+    module = httpx.get(served.base_url + "/studio/js/main.js", trust_env=False)
+    assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(served.base_url + "/studio/%2e%2e/%2e%2e/api/app.py", trust_env=False).status_code == 404
     assert httpx.get(served.base_url + "/healthz", trust_env=False).json() == {"status": "ok"}
     ready = httpx.get(served.base_url + "/readyz", trust_env=False)
     assert ready.status_code == 200, ready.text

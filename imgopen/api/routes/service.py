@@ -1,4 +1,5 @@
-"""Service endpoints: liveness, readiness, Prometheus metrics, and the files of local storage."""
+"""Service endpoints: the web studio, liveness, readiness, Prometheus metrics, and the files of local
+storage."""
 
 from __future__ import annotations
 
@@ -23,12 +24,35 @@ from imgopen.tasks.executor import POOLS
 router = APIRouter(tags=["service"])
 
 
-_PLAYGROUND = Path(__file__).parent.parent / "static" / "playground.html"
+STUDIO_DIR = Path(__file__).parent.parent / "static" / "studio"
+STUDIO_ROUTE = "/studio/"
+# Explicit types: a JS module must arrive as JavaScript whatever the host's mimetypes table says.
+_STUDIO_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+# Revalidate every time (FileResponse sends an ETag): after an upgrade the browser never mixes
+# old and new modules.
+_NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-@router.get("/", summary="The web playground", response_class=HTMLResponse, include_in_schema=False)
-async def playground() -> HTMLResponse:
-    return HTMLResponse(_PLAYGROUND.read_text(encoding="utf-8"))
+@router.get("/", summary="The web studio", response_class=HTMLResponse, include_in_schema=False)
+async def studio() -> Response:
+    return FileResponse(STUDIO_DIR / "index.html", media_type=_STUDIO_TYPES[".html"], headers=_NO_CACHE)
+
+
+@router.get(STUDIO_ROUTE + "{name:path}", include_in_schema=False)
+async def studio_file(name: str) -> Response:
+    """The studio's static files (HTML, CSS, JS modules): plain files, no build step."""
+    root = STUDIO_DIR.resolve()
+    path = (root / name).resolve()
+    media_type = _STUDIO_TYPES.get(path.suffix)
+    if media_type is None or not path.is_relative_to(root) or not path.is_file():
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    return FileResponse(path, media_type=media_type, headers=_NO_CACHE)
 
 
 class NotServed(BaseModel):
