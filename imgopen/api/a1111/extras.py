@@ -14,13 +14,13 @@ from PIL import Image
 from imgopen.api.a1111.auth import A1111Key
 from imgopen.api.a1111.schemas import (
     ERRORS,
+    A1111InterrogateAnswer,
+    A1111InterrogateRequest,
     ExtraBatchAnswer,
     ExtraBatchRequest,
     ExtraSingleAnswer,
     ExtraSingleRequest,
     ExtrasRequest,
-    InterrogateAnswer,
-    InterrogateRequest,
     PngInfoAnswer,
     PngInfoRequest,
 )
@@ -131,8 +131,8 @@ async def extra_batch_images(body: ExtraBatchRequest, key: A1111Key, services: S
     return {"html_info": "<p>" + "<br>".join(notes) + "</p>", "images": images}
 
 
-@router.post("/interrogate", response_model=InterrogateAnswer, responses=ERRORS, summary="Describe an image")
-async def interrogate(body: InterrogateRequest, key: A1111Key, services: ServicesDep) -> dict[str, Any]:
+@router.post("/interrogate", response_model=A1111InterrogateAnswer, responses=ERRORS, summary="Describe an image")
+async def interrogate(body: A1111InterrogateRequest, key: A1111Key, services: ServicesDep) -> dict[str, Any]:
     if body.model not in ("clip", "deepdanbooru"):
         raise HTTPException(404, f"model: {body.model!r} is not an interrogator; use clip or deepdanbooru")
     task = await run(services, key.id, "interrogate", {"image": body.image, "model": body.model})

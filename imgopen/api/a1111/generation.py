@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from imgopen import __version__
-from imgopen.api.a1111.options import OptionsStore
+from imgopen.api.a1111.options import HONOURED, OptionsStore
 from imgopen.api.a1111.schemas import GenerationRequest, Img2ImgRequest, Txt2ImgRequest
 from imgopen.api.errors import A1111_STATUS as STATUS
 from imgopen.api.errors import describe_validation
@@ -143,7 +143,10 @@ def build_params(
     prompt, negative = request.prompt, request.negative_prompt
     if request.disable_extra_networks:
         prompt, negative = extract_networks(prompt)[0], extract_networks(negative)[0]
-    settings = {**{k: v for k, v in options.items() if k != "samples_format"}, **overrides}
+    # The key's stored options that change something, then this request's overrides (whose
+    # unsupported keys the engine reports as ignored).
+    kept = {name: value for name, value in options.items() if name in HONOURED and name != "samples_format"}
+    settings = {**kept, **overrides}
     body: dict[str, Any] = {
         "prompt": prompt,
         "negative_prompt": negative,

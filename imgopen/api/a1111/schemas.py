@@ -182,14 +182,14 @@ class ExtraBatchAnswer(BaseModel):
     images: list[str] = Field(description="The results, bare base64 PNG.")
 
 
-class InterrogateRequest(BaseModel):
+class A1111InterrogateRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     image: ImageInput = Field(description="The image.")
     model: str = Field("clip", description="clip or deepdanbooru.")
 
 
-class InterrogateAnswer(BaseModel):
+class A1111InterrogateAnswer(BaseModel):
     caption: str = Field(description="The caption (deepdanbooru: the tags, comma-separated).")
 
 
