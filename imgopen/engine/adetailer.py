@@ -12,7 +12,6 @@ from imgopen.engine.checks import check_adetailer_models
 from imgopen.engine.generate import Generator, seeded_generators
 from imgopen.engine.images import dilate, masked_region, paste_back
 from imgopen.engine.params import AdetailerArgs
-from imgopen.engine.prompt_encoding import encode_prompts
 from imgopen.engine.prompt_syntax import extract_networks
 
 
@@ -48,20 +47,21 @@ def redraw_faces(detector: Any, generator: Generator, images: list[Image.Image])
                     continue
                 crop = image.crop(region.box).resize(generator.size, Image.Resampling.LANCZOS)
                 crop_mask = mask.crop(region.box).resize(generator.size, Image.Resampling.LANCZOS)
-                result = inpaint(
+                result = generator.call(
+                    inpaint,
+                    generator.size,
                     **embeds,
                     image=crop,
                     mask_image=crop_mask,
                     strength=args.ad_denoising_strength,
                     num_inference_steps=steps,
-                    guidance_scale=args.ad_cfg_scale if args.ad_cfg_scale is not None else params.cfg_scale,
+                    **generator.guidance(args.ad_cfg_scale),
                     width=generator.size[0],
                     height=generator.size[1],
                     generator=seeded_generators([seed]),
-                    callback_on_step_end=generator.progress.callback(),
-                    callback_on_step_end_tensor_inputs=["latents"],
                 )
-                image = paste_back(image, result.images[0], mask, region)
+                generator.progress.take_skip()  # a skip here ends this face's pass only
+                image = paste_back(image, result[0], mask, region)
                 redrawn += 1
         out.append(image)
     return out, redrawn
@@ -69,11 +69,11 @@ def redraw_faces(detector: Any, generator: Generator, images: list[Image.Image])
 
 def _embeds(generator: Generator, pipe: Any, args: AdetailerArgs) -> dict[str, Any]:
     """The pass's own prompts when given (LoRA tags there are not applied: the LoRAs of the main
-    prompt stay active), else the main prompts' embeddings."""
+    prompt stay active), else the main prompts' embeddings (or text, for Flux)."""
     if not args.ad_prompt and not args.ad_negative_prompt:
         return generator.embeds
     prompt = extract_networks(args.ad_prompt)[0] if args.ad_prompt else generator.resolved.prompt
     negative = (
         extract_networks(args.ad_negative_prompt)[0] if args.ad_negative_prompt else generator.resolved.negative_prompt
     )
-    return encode_prompts(pipe, prompt, negative, generator.params.clip_skip).as_kwargs()
+    return generator.encode(pipe, prompt, negative)

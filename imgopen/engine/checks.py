@@ -3,11 +3,14 @@ them without loading a model; the worker runs them again when the task starts)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from imgopen.catalog.catalog import ModelCatalog
 from imgopen.engine.params import AdetailerArgs, ControlNetParams, Text2ImageParams
 from imgopen.engine.resolve import Resolved, resolve
 from imgopen.errors import ImgOpenError
 from imgopen.vision.control.names import NAMES, canonical
+from imgopen.vision.control.weights import require_weights
 from imgopen.vision.upscale.names import UpscalerNames
 
 # ADetailer model names this server can honour: it detects faces (MediaPipe).
@@ -20,19 +23,27 @@ def check_generation(
     """Every name resolves ("404" / "400" / "503"), every preprocessor and ADetailer model exists."""
     resolved = resolve(params, catalog, upscalers, preferred_default)
     if isinstance(params, ControlNetParams):
-        check_modules(params)
+        check_modules(params, catalog.models_dir)
     if params.ADetailer is not None:
         check_adetailer_models(params.ADetailer.args)
     return resolved
 
 
-def check_modules(params: ControlNetParams) -> None:
-    """Unknown preprocessors answer "400"."""
+def check_modules(params: ControlNetParams, models_dir: Path) -> None:
+    """Unknown preprocessors answer "400"; depth and normal without the depth network "503" (as
+    cnt/preview checks them)."""
     for index, unit in enumerate(params.controlnet.args):
-        if unit.active and canonical(unit.module) is None:
+        if not unit.active:
+            continue
+        module = canonical(unit.module)
+        if module is None:
             valid = ", ".join(NAMES)
             message = f"controlnet.args[{index}].module: unknown preprocessor {unit.module!r}; valid: {valid}"
             raise ImgOpenError("400", message)
+        try:
+            require_weights(module, models_dir)
+        except ImgOpenError as exc:
+            raise ImgOpenError(exc.code, f"controlnet.args[{index}].module {unit.module}: {exc.msg}") from exc
 
 
 def check_adetailer_models(args: list[AdetailerArgs]) -> None:

@@ -23,7 +23,7 @@ from imgopen.engine.params import ControlNetParams
 from imgopen.engine.resolve import Resolved
 from imgopen.errors import ImgOpenError
 from imgopen.tasks.context import TaskContext
-from imgopen.vision.preprocessors import AnnotatorModels, PreprocessSettings, get_preprocessor
+from imgopen.vision.preprocessors import AnnotatorModels, PreprocessSettings, canonical, preprocess
 
 SOFT_INJECTION = 0.825
 
@@ -85,11 +85,16 @@ def prepare_controls(
         source = ctx.image(unit.input_image, what) if unit.input_image else init
         if source is None:
             raise ImgOpenError("400", f"{what}: required when there is no image_link")
-        preprocess = get_preprocessor(unit.module)
-        if preprocess is None:
+        module = canonical(unit.module)
+        if module is None:
             raise ImgOpenError("400", f"controlnet.args[{index}].module: unknown preprocessor {unit.module!r}")
         resolution = min(size) if unit.pixel_perfect else unit.processor_res
-        control = preprocess(source, PreprocessSettings(resolution, unit.threshold_a, unit.threshold_b, models=models))
+        settings = PreprocessSettings(
+            resolution, unit.threshold_a, unit.threshold_b, models_dir=ctx.settings.models_dir, models=models
+        )
+        # As cnt/preview runs it: the same guard, models folder and networks.
+        field = f"controlnet.args[{index}].processor_res"
+        control = preprocess(module, source, settings, ctx.settings.max_output_pixels, field).image
         control = resize_to(control, size, unit.resize_mode)
         if unit.mask is not None:
             # Outside its mask a unit gives no control (a black map: no edges, no pose).

@@ -29,9 +29,14 @@ def family_of(entry: ModelEntry) -> str:
 
 def pipeline_class_name(entry: ModelEntry) -> str:
     inpainting = entry.variant == "inpainting"
+    pix2pix = entry.variant == "instruct-pix2pix"
     if entry.base_model in SD_FAMILIES:
+        if pix2pix:
+            return "StableDiffusionInstructPix2PixPipeline"
         return "StableDiffusionInpaintPipeline" if inpainting else "StableDiffusionPipeline"
     if entry.base_model == "SDXL 1.0":
+        if pix2pix:
+            return "StableDiffusionXLInstructPix2PixPipeline"
         return "StableDiffusionXLInpaintPipeline" if inpainting else "StableDiffusionXLPipeline"
     if entry.base_model in FLUX_FAMILIES:
         return "FluxPipeline"
@@ -44,7 +49,12 @@ def config_folder(entry: ModelEntry, cache_dir: Path) -> Path:
     sidecar = entry.sidecar_config
     if sidecar is not None:
         return sidecar
-    name = CONFIG_FOR_BASE_MODEL.get((entry.base_model, entry.variant == "inpainting"))
+    # No shipped config has an instruct-pix2pix UNet (8 input channels).
+    name = (
+        None
+        if entry.variant == "instruct-pix2pix"
+        else CONFIG_FOR_BASE_MODEL.get((entry.base_model, entry.variant == "inpainting"))
+    )
     if name is None:
         raise ImgOpenError(
             "503",

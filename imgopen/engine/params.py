@@ -21,6 +21,17 @@ _CONTROL_MODES = {"balanced": 0, "my prompt is more important": 1, "controlnet i
 _RESIZE_MODES = {"just resize": 0, "crop and resize": 1, "resize and fill": 2, "just resize (latent upscale)": 3}
 
 
+# override_settings keys that take effect (every other one is reported as ignored).
+HONOURED_SETTINGS = ("CLIP_stop_at_last_layers", "sd_model_checkpoint", "sd_vae", "id_task", "samples_format")
+_OUTPUT_FORMATS = ("png", "jpeg", "jpg", "webp")
+
+
+def _output_format(value: Any) -> str | None:
+    """A1111's samples_format as an output_image_format, None when it is not one of ours."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in _OUTPUT_FORMATS else None
+
+
 def _script_value(value: Any) -> Any:
     """alwayson_scripts entries come bare or as {"args": [value, ...]}."""
     if isinstance(value, dict) and isinstance(value.get("args"), list):
@@ -127,7 +138,14 @@ class Text2ImageParams(BaseModel):
     n_iter: int = Field(1, ge=1, le=16, description="Iterations; images = n_iter x batch_size.")
     steps: int = Field(20, ge=1, le=150, description="Sampling steps.")
     seed: int = Field(-1, ge=-1, le=MAX_SEED, description='Seed of the first image ("-1": random); then +1 each.')
-    cfg_scale: float = Field(7.0, ge=0, le=30, description="Classifier-free guidance scale.")
+    cfg_scale: float = Field(7.0, ge=0, le=30, description="Classifier-free guidance scale (not used by Flux).")
+    distilled_cfg_scale: float = Field(
+        3.5,
+        ge=0,
+        le=30,
+        validation_alias=AliasChoices("distilled_cfg_scale", "fluxGuidance"),
+        description="Flux dev's distilled guidance (Forge's name; fluxGuidance is accepted too). SD ignores it.",
+    )
     sampler_name: str | None = Field(None, max_length=64, description="A1111 sampler name, e.g. 'DPM++ 2M Karras'.")
     sampler_index: str | None = Field(None, max_length=64, description="Older name of sampler_name.")
     width: int = Field(512, ge=64, le=2048, description="Width in pixels (rounded down to a multiple of 8).")
@@ -143,7 +161,9 @@ class Text2ImageParams(BaseModel):
     sd_model_checkpoint: str | None = Field(None, max_length=400, description="Checkpoint name (queryModelList).")
     sd_vae: str | None = Field(None, max_length=400, description="VAE name (queryVaeList); Automatic or None.")
     override_settings: dict[str, Any] = Field(
-        default_factory=dict, description="A1111 settings: CLIP_stop_at_last_layers, sd_model_checkpoint, sd_vae."
+        default_factory=dict,
+        description="A1111 settings: CLIP_stop_at_last_layers, sd_model_checkpoint, sd_vae, samples_format (others "
+        "are ignored, with a warning).",
     )
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict, description="Extension arguments (A1111 layout).")
     id_task: str | None = Field(None, max_length=128, description="Your id for the task; default: a server id.")
@@ -184,6 +204,9 @@ class Text2ImageParams(BaseModel):
         skip = settings.get("CLIP_stop_at_last_layers")
         if skip is not None and "clip_skip" not in data:
             data["clip_skip"] = skip
+        samples_format = settings.get("samples_format")
+        if _output_format(samples_format) is not None and "output_image_format" not in data:
+            data["output_image_format"] = _output_format(samples_format)
         for name in ("controlnet", "ADetailer"):
             nested = scripts.get(name) or scripts.get(name.lower())
             if data.get(name) is None and nested is not None:
@@ -198,6 +221,19 @@ class Text2ImageParams(BaseModel):
         return self
 
     # --- derived ----------------------------------------------------------------------------------
+    def ignored_settings(self) -> list[str]:
+        """A warning for each override_settings key this server does not honour."""
+        warnings = []
+        for key, value in self.override_settings.items():
+            if key == "samples_format" and _output_format(value) is None:
+                warnings.append(
+                    f"override_settings.samples_format {value!r} is not supported here (png, jpeg, webp) and was "
+                    "ignored"
+                )
+            elif key not in HONOURED_SETTINGS:
+                warnings.append(f"override_settings.{key} is not supported here and was ignored")
+        return warnings
+
     @property
     def image_count(self) -> int:
         return self.n_iter * self.batch_size
@@ -230,8 +266,15 @@ class Image2ImageParams(Text2ImageParams):
     inpaint_full_res: bool = Field(True, description="Only masked: inpaint the masked area at full resolution.")
     inpaint_full_res_padding: int = Field(32, ge=0, le=256, description="Context around the masked area, pixels.")
     inpainting_mask_invert: int = Field(0, ge=0, le=1, description="1: repaint the black area instead.")
-    initial_noise_multiplier: float = Field(1.0, ge=0, le=1.5, description="Scale of the initial noise.")
-    image_cfg_scale: float | None = Field(None, ge=0, le=30, description="Image guidance (instruct-pix2pix models).")
+    initial_noise_multiplier: float = Field(
+        1.0, ge=0, le=1.5, description="Scale of the noise added to the init image's latents (A1111's)."
+    )
+    image_cfg_scale: float | None = Field(
+        None,
+        ge=0,
+        le=30,
+        description="Image guidance of instruct-pix2pix checkpoints (default 1.5); other checkpoints ignore it.",
+    )
 
     @field_validator("resize_mode", mode="before")
     @classmethod

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imgopen.catalog.catalog import ModelEntry
-from imgopen.engine.resolve import LoraUse
+from imgopen.catalog.detect import FLUX_FAMILIES
+from imgopen.engine.resolve import INSTRUCT_PIX2PIX, LoraUse
 from imgopen.engine.samplers import make_scheduler
 from imgopen.errors import ImgOpenError
 
@@ -23,13 +24,15 @@ class LoadedCheckpoint:
     pipe: Any
     default_scheduler_config: Any
     default_vae: Any
+    # The model's own scheduler class: pipe.scheduler is whatever the last request's sampler set.
+    default_scheduler_class: Any = None
     adapters: dict[str, str] = field(default_factory=dict)  # LoRA file path -> adapter name
     embeddings: set[str] = field(default_factory=set)  # embedding file paths loaded
     variants: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def wrap(cls, entry: ModelEntry, pipe: Any) -> LoadedCheckpoint:
-        return cls(entry, pipe, pipe.scheduler.config, pipe.vae)
+        return cls(entry, pipe, pipe.scheduler.config, pipe.vae, type(pipe.scheduler))
 
     @property
     def family(self) -> str:
@@ -39,10 +42,24 @@ class LoadedCheckpoint:
     def is_xl(self) -> bool:
         return self.entry.base_model == "SDXL 1.0"
 
+    @property
+    def is_flux(self) -> bool:
+        return self.entry.base_model in FLUX_FAMILIES
+
+    @property
+    def is_instruct_pix2pix(self) -> bool:
+        return self.entry.variant == INSTRUCT_PIX2PIX
+
+    @property
+    def is_flux_fill(self) -> bool:
+        return self.is_flux and self.entry.variant == "inpainting"
+
     # --- derived pipelines ----------------------------------------------------------------------
     def variant(self, kind: str) -> Any:
-        """The base pipeline ("text2image"), or an img2img / inpaint pipeline sharing its weights."""
-        if kind == "text2image":
+        """The base pipeline ("text2image"), or an img2img / inpaint pipeline sharing its weights.
+        instruct-pix2pix and Flux Fill checkpoints have one pipeline, for what they do (resolve.py
+        refuses the rest)."""
+        if kind == "text2image" or self.is_instruct_pix2pix or self.is_flux_fill:
             return self.pipe
         if kind not in self.variants:
             import diffusers
@@ -75,9 +92,10 @@ class LoadedCheckpoint:
 
     # --- per-request state ----------------------------------------------------------------------
     def configure(self, pipe: Any, sampler: str | None, vae: Any | None) -> None:
-        """A fresh scheduler (the sampler's, or the model's own) and the VAE (override or own)."""
-        if sampler is None:
-            pipe.scheduler = type(self.pipe.scheduler).from_config(self.default_scheduler_config)
+        """A fresh scheduler (the sampler's, or the model's own) and the VAE (override or own).
+        Flux always gets its own flow-matching Euler (resolve.py admits only the samplers that map to it)."""
+        if sampler is None or self.is_flux:
+            pipe.scheduler = self.default_scheduler_class.from_config(self.default_scheduler_config)
         else:
             pipe.scheduler = make_scheduler(sampler, self.default_scheduler_config)
         pipe.vae = vae if vae is not None else self.default_vae
@@ -102,10 +120,12 @@ class LoadedCheckpoint:
             return
         self.pipe.enable_lora()
         names = [self.adapters[str(use.entry.path)] for use in loras]
+        denoiser = "transformer" if self.is_flux else "unet"
+        text_encoders = ("text_encoder",) if self.is_flux else ("text_encoder", "text_encoder_2")
         weights: list[Any] = [
             use.weight
             if use.te_weight is None
-            else {"unet": use.weight, "text_encoder": use.te_weight, "text_encoder_2": use.te_weight}
+            else {denoiser: use.weight, **dict.fromkeys(text_encoders, use.te_weight)}
             for use in loras
         ]
         if len(set(names)) != len(names):  # the same LoRA twice: A1111 adds the weights

@@ -1,4 +1,5 @@
-"""Per-step progress of a generation, with a live preview decoded cheaply from the latents."""
+"""Per-step progress of a generation, with a live preview decoded cheaply from the latents, and
+A1111's skip: a skip the caller requested ends the running pipeline call at this step."""
 
 from __future__ import annotations
 
@@ -14,12 +15,23 @@ from imgopen.tasks.context import TaskContext
 PREVIEW_SECONDS = 1.0
 
 
+class PassSkipped(Exception):
+    """A skip in a pipeline that cannot be interrupted: the latents of the step it ended at."""
+
+    def __init__(self, latents: Any) -> None:
+        super().__init__("skipped")
+        self.latents = latents
+
+
 class StepProgress:
     """Counts denoising steps over all passes of a task (iterations, hires fix, ADetailer) and
     reports them; every second or so it also stores a preview of the current latents."""
 
-    def __init__(self, ctx: TaskContext, total_steps: int, family: str, size: tuple[int, int]) -> None:
+    def __init__(
+        self, ctx: TaskContext, total_steps: int, family: str, size: tuple[int, int], skips: bool = False
+    ) -> None:
         self._ctx = ctx
+        self._skips = skips  # honour A1111's skip (the SD generation does; the tools run on)
         self.total = max(1, total_steps)
         self.done = 0
         self._family = family
@@ -27,6 +39,16 @@ class StepProgress:
         self._started = time.monotonic()
         self._last_preview = 0.0
         self._preview_key: str | None = None
+        self._skipped = False
+
+    def take_skip(self) -> bool:
+        """Whether a skip ended the last pipeline call early (then cleared)."""
+        skipped, self._skipped = self._skipped, False
+        return skipped
+
+    def skip_steps(self, steps: int) -> None:
+        """Steps planned that a skip left out: counted as done, so the total stays reachable."""
+        self.done += max(0, steps)
 
     def plan(self, more_steps: int) -> None:
         """Work found on the way (faces for ADetailer) joins the total."""
@@ -38,14 +60,27 @@ class StepProgress:
         def on_step(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             self.done += 1
             latents = tensors.get("latents")
+            interrupted = self._skips and self._ctx.consume_skip() and self._skip(pipe, step)
             now = time.monotonic()
             if latents is not None and now - self._last_preview >= PREVIEW_SECONDS:
                 self._last_preview = now
                 self._store_preview(unpack(latents) if unpack else latents)
             self._report(force=False)
+            if interrupted is None:
+                raise PassSkipped(latents)  # a pipeline that cannot be interrupted: the caller decodes
             return tensors
 
         return on_step
+
+    def _skip(self, pipe: Any, step: int) -> bool | None:
+        """End the pipeline call at this step: its images are the latents as they stand. True: the
+        pipeline was told to stop (diffusers' interrupt); None: it cannot be (instruct-pix2pix)."""
+        self._skipped = True
+        self.skip_steps(int(getattr(pipe, "_num_timesteps", 0) or 0) - step - 1)
+        if isinstance(getattr(type(pipe), "interrupt", None), property):
+            pipe._interrupt = True  # the loop runs no more steps, then decodes
+            return True
+        return None
 
     def _store_preview(self, latents: torch.Tensor) -> None:
         image = preview_image(latents[0], self._family, self._size)

@@ -177,3 +177,12 @@ def parse_attention(text: str) -> list[tuple[str, float]]:
 def is_break(piece: tuple[str, float]) -> bool:
     """Whether a parse_attention piece is the BREAK marker."""
     return piece == (BREAK, BREAK_WEIGHT)
+
+
+def plain_prompt(text: str) -> tuple[str, bool]:
+    """The prompt's words without the attention syntax (for encoders that take plain text: Flux's T5
+    and CLIP), and whether it weighted anything (weights other than 1, which are then not applied)."""
+    pieces = parse_attention(text)
+    words = "".join(" " if is_break(piece) else piece[0] for piece in pieces)
+    weighted = any(not is_break(piece) and piece[1] != 1.0 for piece in pieces)
+    return " ".join(words.split()), weighted

@@ -179,7 +179,7 @@ class DiffusionEngine:
             images = self._restore_faces(images, ctx)
         saved = []
         for index, (image, seed) in enumerate(zip(images, generator.seeds, strict=True)):
-            text = infotext(params, resolved, seed, extra)
+            text = infotext(params, resolved, seed, extra, generator.size)
             key = ctx.save_image(image, name=f"image-{index + 1}", fmt=params.fmt, parameters=text)
             saved.append(SdImage(image=key, seed=seed))
         info = {
@@ -188,10 +188,11 @@ class DiffusionEngine:
             "vae": resolved.vae.name if resolved.vae else None,
             "loras": [{"name": use.entry.stem, "weight": use.weight} for use in resolved.loras],
             "embeddings": [entry.stem for entry in resolved.embeddings],
-            "sampler": params.sampler_name,
+            "sampler": "Euler" if resolved.is_flux else params.sampler_name,
             "seeds": generator.seeds,
-            "infotext": infotext(params, resolved, generator.seeds[0], extra),
+            "infotext": infotext(params, resolved, generator.seeds[0], extra, generator.size),
             "device": str(self.placement.device),
+            "skipped": generator.skipped,  # images a skip ended early (A1111's skip)
             **extra,
         }
         return SdResult(images=saved, info=info, method=f"diffusers:{type(loaded.pipe).__name__}")

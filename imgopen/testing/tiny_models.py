@@ -232,6 +232,55 @@ def flux_pipeline(seed: int = 0, guidance: bool = True) -> Any:
     )
 
 
+def instruct_pix2pix_pipeline(seed: int = 0) -> Any:
+    """SD 1.5 InstructPix2Pix: the UNet takes the noisy latents and the init image's latents (8 channels)."""
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
+    torch.manual_seed(seed)
+    return StableDiffusionInstructPix2PixPipeline(
+        unet=_unet_sd(8),
+        vae=_vae(),
+        scheduler=_sd_scheduler(),
+        text_encoder=_clip(),
+        tokenizer=tiny_clip_tokenizer(),
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
+
+
+def flux_fill_pipeline(seed: int = 0) -> Any:
+    """FLUX.1 Fill [dev]: the transformer also takes the masked image's latents and the mask, each
+    packed like the latents (4 + 4 channels x 2x2 here, with a 2x VAE: 48 inputs, 16 outputs)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxTransformer2DModel
+
+    base = flux_pipeline(seed)
+    torch.manual_seed(seed + 1)
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=48,
+        out_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        guidance_embeds=True,
+        axes_dims_rope=[4, 4, 8],
+    )
+    return FluxFillPipeline(
+        transformer=transformer,
+        text_encoder=base.text_encoder,
+        text_encoder_2=base.text_encoder_2,
+        tokenizer=base.tokenizer,
+        tokenizer_2=base.tokenizer_2,
+        vae=base.vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+    )
+
+
 def sd15_controlnet(seed: int = 0) -> Any:
     from diffusers import ControlNetModel
 
@@ -246,11 +295,14 @@ def sd15_controlnet(seed: int = 0) -> Any:
         norm_num_groups=32,
         conditioning_embedding_out_channels=(16, 32),
     )
-    # A new ControlNet's output convolutions are zero by design (it starts as a no-op); a test
-    # model must steer the image, so they get random weights too.
+    # A new ControlNet's zero convolutions (its outputs, and the last layer of the control image's
+    # embedding) make it a no-op by design; a test model must steer the image, and by its control
+    # image (or every preprocessor option would be invisible), so they get random weights too.
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block")):
+            if name.startswith(
+                ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
+            ):
                 parameter.copy_(torch.randn_like(parameter) * 0.2)
     return model
 
@@ -438,6 +490,31 @@ def save_diffusers_lora(pipe_class: Any, peft_state: dict[str, torch.Tensor], pa
 
     folder = path.parent / f".{path.stem}-tmp"
     pipe_class.save_lora_weights(folder, unet_lora_layers=convert_state_dict_to_diffusers(peft_state))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder / "pytorch_lora_weights.safetensors"), path)
+    shutil.rmtree(folder)
+    return path
+
+
+def save_flux_lora(transformer: Any, path: Path, seed: int, rank: int = 4, strength: float = 0.5) -> Path:
+    """A diffusers-format Flux LoRA (`transformer.*` keys) on the attention projections, with non-zero
+    up weights; the transformer is left as it was."""
+    from diffusers import FluxPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    transformer.add_adapter(
+        LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=["to_q", "to_k", "to_v"]),
+        adapter_name="tiny",
+    )
+    with torch.no_grad():
+        for name, parameter in transformer.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn_like(parameter) * strength)
+    state = {k: v.detach().clone() for k, v in get_peft_model_state_dict(transformer, adapter_name="tiny").items()}
+    transformer.delete_adapters("tiny")
+    folder = path.parent / f".{path.stem}-tmp"
+    FluxPipeline.save_lora_weights(folder, transformer_lora_layers=state)
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(folder / "pytorch_lora_weights.safetensors"), path)
     shutil.rmtree(folder)

@@ -2,11 +2,12 @@
 the cnt/preview tool. Each takes an image and the unit's settings and returns the control map, at
 `resolution` pixels on its shorter side.
 
-`annotate(name, image, settings)` gives the map with the backend that made it and, for the pose
-preprocessors, the OpenPose JSON; `get_preprocessor(name)` gives just the map (what the engine
-needs). Names are sd-webui-controlnet's, with its longer module names as aliases. Pass
-`PreprocessSettings(models=AnnotatorModels(cache), models_dir=...)` to keep the networks in a model
-cache and to find depth weights.
+`preprocess(name, image, settings, max_pixels, field)` is what cnt/preview and the SD controlnet
+units both run: the map-size guard, then `annotate(name, image, settings)`, which gives the map
+with the backend that made it and, for the pose preprocessors, the OpenPose JSON.
+`get_preprocessor(name)` gives just the map. Names are sd-webui-controlnet's, with its longer
+module names as aliases. Pass `PreprocessSettings(models=AnnotatorModels(cache), models_dir=...)`
+to keep the networks in a model cache and to find depth weights.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.vision.control import colour, depth, edges, face, lines, openpose
 from imgopen.vision.control.models import AnnotatorModels
 from imgopen.vision.control.names import ALIASES, NAMES, canonical
-from imgopen.vision.control.settings import ControlMap, PreprocessSettings
+from imgopen.vision.control.settings import ControlMap, PreprocessSettings, check_map_size
 
 __all__ = [
     "ALIASES",
@@ -32,6 +33,7 @@ __all__ = [
     "annotate",
     "canonical",
     "get_preprocessor",
+    "preprocess",
 ]
 
 Annotator = Callable[[Image.Image, PreprocessSettings], ControlMap]
@@ -88,6 +90,14 @@ PREPROCESSORS: Mapping[str, Preprocessor] = MappingProxyType(
 def get_preprocessor(name: str) -> Preprocessor | None:
     key = canonical(name)
     return PREPROCESSORS[key] if key is not None else None
+
+
+def preprocess(name: str, image: Image.Image, settings: PreprocessSettings, max_pixels: int, field: str) -> ControlMap:
+    """What both cnt/preview and the SD controlnet endpoint's units run: the map-size guard ("400"
+    naming `field`, the request's resolution field), then the preprocessor with the settings' models
+    folder (depth weights) and loaded networks."""
+    check_map_size(image.size, settings.resolution, max_pixels, field)
+    return annotate(name, image, settings)
 
 
 def annotate(name: str, image: Image.Image, settings: PreprocessSettings) -> ControlMap:

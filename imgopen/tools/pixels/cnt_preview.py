@@ -11,9 +11,8 @@ from imgopen.tools.pixels.cnt_preview_spec import (
     CntPreviewParams,
     CntPreviewResult,
     CntPreviewSpec,
-    check_request,
 )
-from imgopen.vision.preprocessors import AnnotatorModels, PreprocessSettings, annotate
+from imgopen.vision.preprocessors import AnnotatorModels, PreprocessSettings, preprocess
 
 __all__ = ["NAMES", "CntPreviewParams", "CntPreviewResult", "CntPreviewTool"]
 
@@ -24,12 +23,11 @@ class CntPreviewTool(CntPreviewSpec, Tool[CntPreviewParams, CntPreviewResult]):
 
     def run(self, params: CntPreviewParams, ctx: TaskContext) -> CntPreviewResult:
         image = ctx.image(params.sourceImage, "sourceImage")
-        check_request(params, image.size, ctx.settings)
         settings = PreprocessSettings(
             params.processorRes, params.thresholdA, params.thresholdB, ctx.settings.models_dir, self.models
         )
         ctx.progress(0.05)
-        control = annotate(params.preprocessor, image, settings)
+        control = preprocess(params.preprocessor, image, settings, ctx.settings.max_output_pixels, "processorRes")
         if control.pose is not None and not control.pose["people"]:
             raise ImgOpenError("422", f"sourceImage: no person found for {params.preprocessor}")
         key = ctx.save_image(control.image)

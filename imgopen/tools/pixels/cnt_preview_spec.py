@@ -8,17 +8,15 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from imgopen.config import Settings
-from imgopen.errors import ImgOpenError
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tools.base import ToolParams, ToolResult, ToolSpec
 from imgopen.tools.checks import SubmitChecks
 from imgopen.vision.control import names
-from imgopen.vision.control.settings import map_size
-from imgopen.vision.control.weights import DEPTH_WEIGHTS
+from imgopen.vision.control.settings import check_map_size
+from imgopen.vision.control.weights import require_weights
 
 # "none" would hand the image back unchanged: not a preview of anything.
 NAMES = tuple(name for name in names.NAMES if name != "none")
-_NEEDS_DEPTH = ("depth", "normal")
 
 
 class CntPreviewParams(ToolParams):
@@ -72,17 +70,10 @@ class CntPreviewResult(ToolResult):
 
 
 def check_request(params: CntPreviewParams, size: tuple[int, int], settings: Settings) -> None:
-    """The map within the pixel limit, and the depth network installed for depth and normal."""
-    # processorRes sets the shorter side: a long thin image would give a map of gigapixels.
-    width, height = map_size(size, params.processorRes)
-    if width * height > settings.max_output_pixels:
-        raise ImgOpenError(
-            "400",
-            f"processorRes: the map would be {width}x{height}, over the limit of "
-            f"{settings.max_output_pixels / 1e6:g} megapixels; give a smaller processorRes",
-        )
-    if params.preprocessor in _NEEDS_DEPTH:
-        DEPTH_WEIGHTS.require(settings.models_dir)
+    """The map within the pixel limit, and the depth network installed for depth and normal (the
+    same checks as the SD controlnet endpoint's units)."""
+    check_map_size(size, params.processorRes, settings.max_output_pixels, "processorRes")
+    require_weights(params.preprocessor, settings.models_dir)
 
 
 class CntPreviewSpec(ToolSpec[CntPreviewParams, CntPreviewResult]):

@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from imgopen.errors import ImgOpenError
+
 if TYPE_CHECKING:
     from imgopen.vision.control.models import AnnotatorModels
 
@@ -52,6 +54,19 @@ def map_size(size: tuple[int, int], resolution: int) -> tuple[int, int]:
     """(w, h) of the map for an image of `size`: the shorter side `resolution`, the aspect kept."""
     scale = resolution / min(size)
     return max(8, round(size[0] * scale)), max(8, round(size[1] * scale))
+
+
+def check_map_size(size: tuple[int, int], resolution: int, max_pixels: int, field: str) -> None:
+    """ "400" naming `field` when the map of an image of `size` would be over `max_pixels`: the
+    resolution sets the shorter side, so a long thin image would give a map of gigapixels."""
+    width, height = map_size(size, resolution)
+    if width * height > max_pixels:
+        short = field.rsplit(".", 1)[-1]
+        raise ImgOpenError(
+            "400",
+            f"{field}: the map would be {width}x{height}, over the limit of {max_pixels / 1e6:g} megapixels; give a "
+            f"smaller {short}",
+        )
 
 
 def at_resolution(image: Image.Image, resolution: int) -> Image.Image:
