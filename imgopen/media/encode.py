@@ -13,6 +13,7 @@ OutputFormat = Literal["png", "jpeg", "webp"]
 EXTENSION = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 CONTENT_TYPE = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _USER_COMMENT = 0x9286
+_EXIF_IFD = 0x8769
 
 
 def normalize_format(value: str | None) -> OutputFormat:
@@ -39,8 +40,9 @@ def encode_image(
         image = image.convert("RGB")
     exif = Image.Exif()
     if parameters:
-        # EXIF UserComment: 8-byte charset header, then UTF-16 text (what A1111 writes).
-        exif[_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
+        # EXIF UserComment, in the Exif sub-IFD where the standard (and A1111's reader) keeps it:
+        # an 8-byte charset header, then UTF-16 text (what A1111 writes).
+        exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
     if fmt == "jpeg":
         image.save(buffer, "JPEG", quality=quality, exif=exif.tobytes())
     else:

@@ -9,6 +9,7 @@ from typing import Any
 from PIL import Image
 
 _USER_COMMENT = 0x9286
+_EXIF_IFD = 0x8769
 # "Key: value" pairs of the last infotext line; a value may be a quoted string with commas.
 _PAIR = re.compile(r'\s*([\w ./+-]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 
@@ -18,7 +19,9 @@ def read_parameters(image: Image.Image) -> str | None:
     text = image.info.get("parameters")
     if isinstance(text, str) and text:
         return text
-    comment = image.getexif().get(_USER_COMMENT)
+    exif = image.getexif()
+    # The Exif sub-IFD (where the standard puts it), or IFD0 (where imgopen wrote it before).
+    comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT) or exif.get(_USER_COMMENT)
     if isinstance(comment, bytes):
         header, body = comment[:8], comment[8:]
         if header.startswith(b"UNICODE"):

@@ -8,7 +8,8 @@ from typing import Any
 
 from imgopen.db.tables import Task
 from imgopen.engine.service import DiffusionEngine
-from imgopen.tasks.context import TaskContext
+from imgopen.tasks.context import StopReason, TaskCancelled, TaskContext
+from imgopen.training.checkpoints import discard
 from imgopen.training.params import TrainingParams
 from imgopen.training.results import TrainingResult
 from imgopen.training.trainer import LoraTrainer
@@ -24,7 +25,15 @@ class TrainingHandler:
         work_dir = ctx.settings.data_dir / "training" / task.id
         with self._device_lock:
             trainer = LoraTrainer(self._engine, params, ctx, work_dir)
-            outcome = trainer.run()
+            try:
+                outcome = trainer.run()
+            except TaskCancelled:
+                if ctx.stop.reason == StopReason.CANCEL:  # a shutdown's requeued run resumes from them
+                    discard(work_dir)
+                raise
+            except Exception:
+                discard(work_dir)  # the task ends failed: nothing will resume from its checkpoints
+                raise
         for warning in outcome.warnings:
             ctx.warn(warning)
         self._engine.catalog.refresh()
@@ -42,6 +51,8 @@ class TrainingHandler:
             resumedFromEpoch=outcome.resumed_from_epoch,
             images=outcome.images,
             stepsPerSecond=round(outcome.steps_per_second, 3),
+            optimizerSteps=outcome.optimizer_steps,
+            epochLearningRates=[float(f"{rate:.6g}") for rate in outcome.epoch_learning_rates],
         )
         dumped: dict[str, Any] = result.model_dump(mode="json")
         return dumped

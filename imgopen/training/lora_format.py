@@ -29,7 +29,9 @@ def kohya_state(
 
     combined = {f"unet.{k}": v for k, v in unet_state.items()}
     for prefix, state in text_states.items():
-        combined.update({f"{prefix}.{k}": v for k, v in state.items()})
+        # transformers 5 dropped CLIPTextModel's `text_model.` level; A1111 and ComfyUI match kohya's
+        # lora_te*_text_model_encoder_... names, so it is put back.
+        combined.update({f"{prefix}.{_text_model(k)}": v for k, v in state.items()})
     kohya = convert_state_dict_to_kohya(combined)
     out: dict[str, torch.Tensor] = {}
     for key, value in kohya.items():
@@ -37,6 +39,10 @@ def kohya_state(
         tensor = torch.tensor(float(alpha)) if key.endswith(".alpha") else value
         out[key] = tensor.detach().to("cpu", dtype).contiguous()
     return out
+
+
+def _text_model(key: str) -> str:
+    return key if key.startswith("text_model.") else f"text_model.{key}"
 
 
 def metadata(

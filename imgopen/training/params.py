@@ -94,7 +94,9 @@ class TrainingParams(BaseModel):
         1, validation_alias=_both("gradientAccumulationSteps"), ge=1, le=256, description="Steps per optimizer step."
     )
     cacheLatents: bool = Field(
-        True, validation_alias=_both("cacheLatents"), description="Encode images once (disables crops and colour aug)."
+        True,
+        validation_alias=_both("cacheLatents"),
+        description="Encode images once (faster); randomCrop and colorAug need it false.",
     )
     captionList: list[str] | None = Field(
         None, validation_alias=_both("captionList"), description="One caption per image; default: the trigger word."
@@ -149,6 +151,13 @@ class TrainingParams(BaseModel):
     def _check(self) -> TrainingParams:
         if self.captionList is not None and len(self.captionList) != len(self.fileUrlList):
             raise ValueError(f"captionList: {len(self.captionList)} captions for {len(self.fileUrlList)} images")
+        per_step = [name for name in ("randomCrop", "colorAug") if getattr(self, name)]
+        if per_step and self.cacheLatents:
+            names = " and ".join(per_step)
+            raise ValueError(
+                f"{names} with cacheLatents true: cached latents are encoded once, so {names} would have no "
+                f"effect; set cacheLatents to false to use {names} (each image is then encoded at every step)"
+            )
         if self.minBucketReso > self.maxBucketReso:
             raise ValueError("minBucketReso: larger than maxBucketReso")
         name = self.outputName or self.taskId

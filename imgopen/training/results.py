@@ -20,3 +20,10 @@ class TrainingResult(BaseModel):
     resumedFromEpoch: int = Field(description="Epochs done before a restart (0: trained in one go).")
     images: int = Field(description="Images trained on.")
     stepsPerSecond: float = Field(description="Training speed of the last run.")
+    # Defaults: results stored by older releases have neither.
+    optimizerSteps: int | None = Field(
+        None, description="Updates of the weights: steps / gradientAccumulationSteps, rounded up per epoch."
+    )
+    epochLearningRates: list[float] | None = Field(
+        None, description="The UNet learning rate of each epoch's last update (shows warm-up and schedule)."
+    )

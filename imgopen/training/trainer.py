@@ -42,6 +42,8 @@ class TrainingOutcome:
     images: int
     warnings: list[str] = field(default_factory=list)
     steps_per_second: float = 0.0
+    optimizer_steps: int = 0  # updates of the weights: fewer than steps with gradient accumulation
+    epoch_learning_rates: list[float] = field(default_factory=list)  # the UNet's, at each epoch's last update
 
 
 class LoraTrainer:
@@ -72,7 +74,7 @@ class LoraTrainer:
         self.shift = float(getattr(self.vae.config, "shift_factor", None) or 0.0)
 
     def _add_lora(self) -> list[dict[str, Any]]:
-        from peft import LoraConfig
+        from peft import LoraConfig, inject_adapter_in_model
 
         params = self.params
         config = {
@@ -86,7 +88,8 @@ class LoraTrainer:
         self.train_text = params.text_encoder_lr > 0
         if self.train_text:
             for encoder in self.text_encoders:
-                encoder.add_adapter(LoraConfig(**config, target_modules=TEXT_TARGETS))
+                # peft itself, not transformers' add_adapter: that one refuses the pinned peft release.
+                inject_adapter_in_model(LoraConfig(**config, target_modules=TEXT_TARGETS), encoder)
                 groups.append({"params": self._lora_parameters(encoder), "lr": params.text_encoder_lr})
         return groups
 
@@ -179,10 +182,11 @@ class LoraTrainer:
         )
         autocast_dtype = self._autocast_dtype()
         scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
-        start_epoch, step, losses = 0, 0, []
+        start_epoch, step, losses, rates = 0, 0, [], []
         if state is not None:
             self._restore(state, optimizer, schedule)
             start_epoch, step, losses = int(state["epoch"]), int(state["step"]), list(state["losses"])
+            rates = list(state.get("rates", []))  # absent from checkpoints of older releases
             rng.setstate((3, tuple(state["rng"]), None))
             torch.set_rng_state(state["torch_rng"])
             log.info("training %s: resuming after epoch %d", ctx.task_id, start_epoch)
@@ -191,19 +195,22 @@ class LoraTrainer:
         text_cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         total_steps = batches_per_epoch * params.maxEpochs
         started, steps_run = time.monotonic(), 0
+        rate = float(optimizer.param_groups[0]["lr"])
         for epoch in range(start_epoch, params.maxEpochs):
             epoch_loss, count = 0.0, 0
             for position, batch in enumerate(self.batches(dataset, rng)):
                 loss = self._step(dataset, batch, cached, text_cache, rng, generator, autocast_dtype, scaler)
                 epoch_loss, count = epoch_loss + loss, count + 1
                 if (position + 1) % params.gradientAccumulationSteps == 0 or position + 1 == batches_per_epoch:
-                    self._update(optimizer, schedule, scaler)
+                    rate = self._update(optimizer, schedule, scaler)
                 step += 1
                 steps_run += 1
                 info = {"epoch": epoch + 1, "step": step, "totalSteps": total_steps, "loss": round(loss, 6)}
                 ctx.progress(0.05 + 0.9 * step / total_steps, info)
             losses.append(epoch_loss / max(1, count))
-            save_checkpoint(self.work_dir, self._snapshot(seed, epoch + 1, step, losses, optimizer, schedule, rng))
+            rates.append(rate)
+            snapshot = self._snapshot(seed, epoch + 1, step, losses, rates, optimizer, schedule, rng)
+            save_checkpoint(self.work_dir, snapshot)
             ctx.progress(0.05 + 0.9 * step / total_steps, {**info, "epochLoss": round(losses[-1], 6)}, force=True)
         elapsed = time.monotonic() - started
         path = self._export(dataset, seed, step)
@@ -217,6 +224,8 @@ class LoraTrainer:
             images=len(dataset.examples),
             warnings=self.warnings,
             steps_per_second=steps_run / elapsed if elapsed > 0 else 0.0,
+            optimizer_steps=int(schedule.last_epoch),  # the schedule steps once per update (restored too)
+            epoch_learning_rates=rates,
         )
 
     def _autocast_dtype(self) -> torch.dtype | None:
@@ -307,7 +316,9 @@ class LoraTrainer:
             "added_cond_kwargs": {"text_embeds": pooled.to(self.unet.dtype), "time_ids": time_ids.to(self.unet.dtype)}
         }
 
-    def _update(self, optimizer: torch.optim.Optimizer, schedule: Any, scaler: Any) -> None:
+    def _update(self, optimizer: torch.optim.Optimizer, schedule: Any, scaler: Any) -> float:
+        """One update of the weights; the (UNet's) learning rate it used."""
+        rate = float(optimizer.param_groups[0]["lr"])
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         if scaler is not None:
             scaler.unscale_(optimizer)
@@ -319,6 +330,7 @@ class LoraTrainer:
             optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
+        return rate
 
     # --- checkpoints and export -----------------------------------------------------------------
     def _lora_states(self) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
@@ -332,7 +344,15 @@ class LoraTrainer:
         return unet, texts
 
     def _snapshot(
-        self, seed: int, epoch: int, step: int, losses: list[float], optimizer: Any, schedule: Any, rng: random.Random
+        self,
+        seed: int,
+        epoch: int,
+        step: int,
+        losses: list[float],
+        rates: list[float],
+        optimizer: Any,
+        schedule: Any,
+        rng: random.Random,
     ) -> dict[str, Any]:
         unet, texts = self._lora_states()
         return {
@@ -340,6 +360,7 @@ class LoraTrainer:
             "epoch": epoch,
             "step": step,
             "losses": losses,
+            "rates": rates,
             "unet": unet,
             "texts": texts,
             "optimizer": optimizer.state_dict(),

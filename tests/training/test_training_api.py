@@ -1,12 +1,13 @@
 """LoRA training over HTTP on the tiny SD 1.5 model: it trains, the loss falls, the LoRA appears in
-the list with its trigger word, changes generations and has learned what it was trained on."""
+the list with its trigger word, changes generations and has learned what it was trained on; the
+download is that file; cancelling and callbacks. (The training options: test_training_options.py.)"""
 
 from __future__ import annotations
 
 import io
-import shutil
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load as load_safetensors
 
 from imgopen.client import ApiError, Client
-from imgopen.services import build_services
+from imgopen.tasks.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from imgopen.testing.http_peers import running_peer
 from imgopen.testing.images import data_uri, encode
-from tests.conftest import Served, SettingsFactory
+from tests.conftest import Served
 
 
 def pattern(seed: int) -> Image.Image:
@@ -63,15 +65,11 @@ def wait_training(client: Client, task_id: str, timeout: float = 600) -> dict[st
             return view
 
 
-@pytest.fixture(scope="module")
-def trainer(
-    make_settings: SettingsFactory, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    models = tmp_path_factory.mktemp("training-models")
-    shutil.copytree(tiny_models, models, dirs_exist_ok=True)  # the trained LoRA lands in this copy
-    running = Served(build_services(make_settings(models_dir=models)))
-    yield running
-    running.stop()
+def read_lora(data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A safetensors file's tensors and its metadata (the `__metadata__` of its JSON header)."""
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_length])
+    return load_safetensors(data), header.get("__metadata__", {})
 
 
 def generate(client: Client, prompt: str, seed: int) -> np.ndarray:
@@ -136,16 +134,25 @@ def test_training_runs_to_the_end_and_the_lora_is_usable_at_once(trainer: Served
     assert (done["loraFileName"], done["sdLoraFileSimplifyName"]) == ("zxq-style.safetensors", "zxq-style")
     losses = done["epochLosses"]
     assert len(losses) == 6 and losses[-1] < losses[0] * 0.8, losses  # the loss on the training set falls
-    assert httpx.get(done["loraUrl"], trust_env=False).content[:8] != b""  # downloadable
+    # The download is the trained LoRA: the file in the LoRA folder, tensors and training metadata.
+    models = trainer.services.catalog.models_dir
+    lora = models / "loras" / "zxq-style.safetensors"
+    downloaded, info = read_lora(httpx.get(done["loraUrl"], trust_env=False).content)
+    on_disk, disk_info = read_lora(lora.read_bytes())
+    assert downloaded.keys() == on_disk.keys() and len(on_disk) > 0
+    assert all(torch.equal(downloaded[key], on_disk[key]) for key in on_disk)
+    assert any(key.startswith("lora_unet_") and key.endswith(".lora_up.weight") for key in downloaded)
+    assert info == disk_info
+    assert info["ss_output_name"] == "zxq-style" and json.loads(info["ss_trigger_words"]) == ["zxq"]
+    assert (info["ss_base_model_version"], info["ss_sd_model_name"]) == ("sd_v1", "tiny-sd15")
+    assert (info["ss_num_epochs"], info["ss_max_train_steps"], info["ss_network_dim"]) == ("6", "48", "8")
+    assert json.loads(info["ss_tag_frequency"]) == {"1_dataset": {"zxq": 8}}
     rows = client.call("/sd/v2/queryLoraList", {"pageSize": 50, "pageNum": 1, "sdLoraFileSimplifyName": "zxq-style"})
     assert rows["total"] == 1 and rows["rows"][0]["triggerWords"][0] == "zxq"
     assert rows["rows"][0]["modelBaseModel"] == "SD 1.5"
     without = [generate(client, "zxq", seed) for seed in (5, 6)]
     with_lora = [generate(client, "zxq <lora:zxq-style:1>", seed) for seed in (5, 6)]
     assert all(np.abs(a - b).mean() > 1 for a, b in zip(without, with_lora, strict=True))  # the LoRA applies
-    models = trainer.services.catalog.models_dir
-    lora = models / "loras" / "zxq-style.safetensors"
-    assert lora.is_file()
     learned, untrained = denoising_error(models, lora), denoising_error(models, None)
     assert learned < untrained * 0.8, (learned, untrained)
 
@@ -174,7 +181,7 @@ def test_bad_training_requests(trainer: Served, bid: Callable[..., str]) -> None
 def test_unreachable_and_non_image_files_are_skipped_with_warnings(trainer: Served, tmp_path: Path) -> None:
     client = trainer.client
     with running_peer() as peer:
-        missing = peer.base + "/gone.png"  # loopback: refused by the SSRF guard, like an unreachable URL
+        missing = peer.base + "/gone.png"  # answers 404
         good = [data_uri(encode(pattern(i))) for i in range(2)]
         text = data_uri(b"this is not an image", "image/png")
         body = training_body("train-skip", fileUrlList=[*good, missing, text], maxEpochs=1, repeats=1)
@@ -188,3 +195,74 @@ def test_unreachable_and_non_image_files_are_skipped_with_warnings(trainer: Serv
     failed = wait_training(client, "train-none")
     assert failed["state"] == "failed" and failed["errorCode"] == "422"
     assert "no usable training image" in failed["errorMsg"]
+
+
+def test_per_step_augmentations_with_cached_latents_are_refused(trainer: Served, bid: Callable[..., str]) -> None:
+    """randomCrop and colorAug change the image at every step; cached latents were encoded once."""
+    client = trainer.client
+    for change, named in (
+        ({"randomCrop": True}, ["randomCrop"]),
+        ({"color_aug": True, "cacheLatents": True}, ["colorAug"]),
+        ({"randomCrop": True, "colorAug": True}, ["randomCrop", "colorAug"]),
+    ):
+        with pytest.raises(ApiError) as refused:
+            client.call("/modelTraining/submitTraining/Job", training_body(bid("aug"), **change))
+        message = refused.value.msg
+        assert refused.value.code == "400" and "cacheLatents" in message, (change, message)
+        assert all(name in message for name in named) and "set cacheLatents to false" in message, message
+    # Flips work on cached latents (mirrored latents): accepted.
+    accepted = client.call("/modelTraining/submitTraining/Job", training_body(bid("flip"), flipAug=True, maxEpochs=1))
+    assert client.call("/modelTraining/cancelTraining/Job", {"taskId": accepted["taskId"]})["cancelled"] is True
+
+
+def test_cancel_stops_a_running_training_at_its_next_step(trainer: Served, bid: Callable[..., str]) -> None:
+    client = trainer.client
+    task = bid("cancel")
+    # Two steps an epoch, 400 planned: minutes of work.
+    body = training_body(task, fileUrlList=[data_uri(encode(pattern(i))) for i in range(2)], batchSize=1, repeats=1)
+    server_id = client.call("/modelTraining/submitTraining/Job", {**body, "maxEpochs": 200})["task_id"]
+    work_dir = trainer.services.settings.data_dir / "training" / server_id
+    deadline = time.monotonic() + 120
+    while (view := client.call("/modelTraining/queryTraining/Job", {"taskId": task}))["epoch"] in (None, 1):
+        assert view["state"] in ("queued", "running") and time.monotonic() < deadline, view
+        time.sleep(0.2)
+    assert view["state"] == "running" and view["totalSteps"] == 400
+    assert (work_dir / "state.pt").is_file()  # epoch 1 is checkpointed
+    asked = time.monotonic()
+    answer = client.call("/modelTraining/cancelTraining/Job", {"taskId": task})
+    assert answer["cancelled"] is True
+    done = wait_training(client, task, timeout=60)
+    assert done["state"] == "cancelled" and done["status"] == 3, done
+    assert time.monotonic() - asked < 15  # at its next step, not at the end of its 400
+    assert done["progress"] < 0.15 and done["loraFileName"] is None and done["loraUrl"] is None  # 40 of 400
+    assert not (trainer.services.catalog.models_dir / "loras" / f"{task}.safetensors").exists()
+    rows = client.call("/sd/v2/queryLoraList", {"pageSize": 50, "pageNum": 1, "sdLoraFileSimplifyName": task})
+    assert rows["total"] == 0
+    assert not work_dir.exists()  # a cancelled training's checkpoints are deleted: it never resumes
+
+
+def test_callback_receives_the_signed_query_answer(trainer: Served, bid: Callable[..., str]) -> None:
+    client = trainer.client
+    task = bid("hook")
+    with running_peer() as peer:
+        url = peer.json_replies("/trained", (200, {"code": "200"}))
+        images = [data_uri(encode(pattern(i))) for i in range(2)]
+        body = training_body(task, fileUrlList=images, maxEpochs=1, repeats=1, callbackUrl=url)
+        client.call("/modelTraining/submitTraining/Job", body)
+        done = wait_training(client, task)
+        assert done["state"] == "success", done
+        deadline = time.monotonic() + 15
+        while not [hit for hit in peer.received if hit.path == "/trained"]:
+            assert time.monotonic() < deadline, "no callback"
+            time.sleep(0.05)
+        hit = next(hit for hit in peer.received if hit.path == "/trained")
+    timestamp = hit.headers[TIMESTAMP_HEADER]
+    assert hit.headers[SIGNATURE_HEADER] == sign(trainer.callback_secret, timestamp, hit.body)
+    assert abs(int(timestamp) - time.time()) < 60
+    envelope = json.loads(hit.body)
+    assert (envelope["code"], envelope["msg"]) == ("200", "success")
+    sent = envelope["data"]
+    # The body is what queryTraining answers.
+    for field in ("taskId", "status", "state", "loraFileName", "loraUrl", "sdLoraFileSimplifyName", "epochLosses"):
+        assert sent[field] == done[field], field
+    assert (sent["taskId"], sent["state"], sent["loraFileName"]) == (task, "success", f"{task}.safetensors")

@@ -51,6 +51,8 @@ def test_restart_resumes_from_the_last_epoch(tmp_path: Path, tiny_models: Path, 
         assert done["state"] == "success", done
         assert done["resumedFromEpoch"] >= 2 and done["epochs"] == 5 and done["steps"] == 40
         assert len(done["epochLosses"]) == 5 and done["attempts"] == 2
+        # The recorded figures carry over the restart: every update counted, every epoch's rate.
+        assert done["optimizerSteps"] == 40 and done["epochLearningRates"] == [1e-2] * 5
         assert (models / "loras" / "resume-1.safetensors").is_file()
     finally:
         client.close()

@@ -208,6 +208,7 @@ def test_remove_bg_over_http(server: Served, bid: Callable[[str], str], source: 
     done = client.wait(client.submit_tool("removeBg", bid("rb"), sourceImage=source, outputMode="transparent"))
     assert done["state"] == "success", done
     assert done["method"] == PERSON_METHOD
+    assert done["outputImageUrls"] == [done["outputImageUrl"]]  # the list form of the query answer
     cutout = decode(httpx.get(done["outputImageUrl"], trust_env=False).content)
     mask = decode(httpx.get(done["maskUrl"], trust_env=False).content)
     assert cutout.mode == "RGBA" and mask.mode == "L"
