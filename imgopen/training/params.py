@@ -149,6 +149,9 @@ class TrainingParams(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainingParams:
+        if self.lrWarmupSteps and self.lrScheduler == "constant":
+            # The constant schedule has no warm-up: the steps would be silently ignored.
+            raise ValueError("lrWarmupSteps: the constant schedule has no warm-up; use constant_with_warmup")
         if self.captionList is not None and len(self.captionList) != len(self.fileUrlList):
             raise ValueError(f"captionList: {len(self.captionList)} captions for {len(self.fileUrlList)} images")
         per_step = [name for name in ("randomCrop", "colorAug") if getattr(self, name)]

@@ -85,3 +85,11 @@ def test_per_step_augmentations_need_uncached_latents(option: str) -> None:
     assert option in str(refused.value) and "set cacheLatents to false" in str(refused.value)
     assert getattr(params(**{option: True, "cacheLatents": False}), option) is True
     assert params(flipAug=True).flipAug is True  # flips work on cached latents
+
+
+def test_warm_up_steps_with_the_constant_schedule_are_refused() -> None:
+    """The constant schedule has no warm-up: the steps would be ignored, so they are refused."""
+    body = {"taskId": "t", "fileUrlList": ["https://example.com/a.png"], "lrWarmupSteps": 4}
+    with pytest.raises(ValidationError, match="constant_with_warmup"):
+        TrainingParams.model_validate({**body, "lrScheduler": "constant"})
+    assert TrainingParams.model_validate({**body, "lrScheduler": "constant_with_warmup"}).lrWarmupSteps == 4
