@@ -46,6 +46,8 @@ class TrainingView(TaskProgressFields):
     loraUrl: str | None = Field(description="Download URL of the LoRA.")
     sdLoraFileSimplifyName: str | None = Field(description="NAME for <lora:NAME:W>.")
     epochLosses: list[float] | None = Field(None, description="Mean loss of each epoch.")
+    epochLearningRates: list[float] | None = Field(None, description="UNet learning rate at the end of each epoch.")
+    optimizerSteps: int | None = Field(None, description="Optimizer updates (steps / gradientAccumulationSteps).")
     warnings: list[str] | None = Field(None, description="Images skipped and other things worked around.")
 
 
