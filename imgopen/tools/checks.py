@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from imgopen.catalog.catalog import ModelCatalog
 from imgopen.config import Settings
 from imgopen.engine.resolve import GENERATION_FAMILIES
+from imgopen.errors import ImgOpenError
 from imgopen.vision.upscale.names import UpscalerNames
 
 
@@ -26,3 +27,13 @@ class SubmitChecks:
     def has_sd_checkpoint(self) -> bool:
         """Whether an SD checkpoint is installed (tools fall back to classical methods if not)."""
         return any(e.base_model in GENERATION_FAMILIES for e in self.catalog.entries("checkpoint"))
+
+
+def check_output_pixels(field_name: str, width: int, height: int, settings: Settings) -> None:
+    """ "400" naming `field_name` when an output of width x height is over the pixel limit."""
+    if width * height > settings.max_output_pixels:
+        raise ImgOpenError(
+            "400",
+            f"{field_name}: the output would be {width}x{height} = {width * height / 1e6:.0f} megapixels, over the "
+            f"limit of {settings.max_output_pixels / 1e6:g}",
+        )

@@ -11,7 +11,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.media.encode import OutputFormat
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tools.base import ToolParams, ToolResult, ToolSpec
-from imgopen.tools.checks import SubmitChecks
+from imgopen.tools.checks import SubmitChecks, check_output_pixels
 from imgopen.vision.upscale.names import LANCZOS
 
 
@@ -75,13 +75,8 @@ def check_output_size(params: ImgEnlargeParams, size: tuple[int, int], settings:
         raise ImgOpenError(
             "400", f"{field}: the output would be {out_w}x{out_h}, the size of the input; give a larger size"
         )
-    if out_w * out_h > settings.max_output_pixels:
-        field = "scale" if params.scale is not None else "targetWidth/targetHeight"
-        raise ImgOpenError(
-            "400",
-            f"{field}: the output would be {out_w}x{out_h} = {out_w * out_h / 1e6:.0f} megapixels, "
-            f"over the limit of {settings.max_output_pixels / 1e6:g}",
-        )
+    field = "scale" if params.scale is not None else "targetWidth/targetHeight"
+    check_output_pixels(field, out_w, out_h, settings)
 
 
 class ImgEnlargeSpec(ToolSpec[ImgEnlargeParams, ImgEnlargeResult]):

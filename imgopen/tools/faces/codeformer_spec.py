@@ -8,11 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from imgopen.config import Settings
-from imgopen.errors import ImgOpenError
 from imgopen.media.encode import OutputFormat
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tools.base import ToolParams, ToolResult, ToolSpec
-from imgopen.tools.checks import SubmitChecks
+from imgopen.tools.checks import SubmitChecks, check_output_pixels
 from imgopen.tools.faces.inputs import check_sizes
 from imgopen.tools.faces.restore_backend import RestoreModel, choose_backend
 
@@ -45,13 +44,7 @@ class CodeFormerResult(ToolResult):
 
 def check_output_size(params: CodeFormerParams, size: tuple[int, int], settings: Settings) -> None:
     width, height = size
-    pixels = width * height * params.upscale**2
-    if pixels > settings.max_output_pixels:
-        raise ImgOpenError(
-            "400",
-            f"upscale: the output would be {width * params.upscale}x{height * params.upscale}, over the limit "
-            f"of {settings.max_output_pixels / 1e6:g} megapixels",
-        )
+    check_output_pixels("upscale", width * params.upscale, height * params.upscale, settings)
 
 
 class CodeFormerSpec(ToolSpec[CodeFormerParams, CodeFormerResult]):

@@ -13,7 +13,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.media.encode import OutputFormat
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tools.base import ToolParams, ToolResult, ToolSpec
-from imgopen.tools.checks import SubmitChecks
+from imgopen.tools.checks import SubmitChecks, check_output_pixels
 from imgopen.tools.pixels.sd_checkpoint import require_checkpoint
 
 
@@ -58,12 +58,7 @@ def check_request(params: ImgExpandParams, size: tuple[int, int], settings: Sett
             "400",
             "verticalExpansionRatio/horizontalExpansionRatio: the canvas would not grow; give a ratio above 1",
         )
-    if new_w * new_h > settings.max_output_pixels:
-        raise ImgOpenError(
-            "400",
-            f"verticalExpansionRatio/horizontalExpansionRatio: the output would be {new_w}x{new_h}, over the "
-            f"limit of {settings.max_output_pixels / 1e6:g} megapixels",
-        )
+    check_output_pixels("verticalExpansionRatio/horizontalExpansionRatio", new_w, new_h, settings)
     resolve_sampler(params.sampler, "sampler")
 
 

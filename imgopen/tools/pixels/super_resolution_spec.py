@@ -8,11 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from imgopen.config import Settings
-from imgopen.errors import ImgOpenError
 from imgopen.media.encode import OutputFormat
 from imgopen.schemas.types import FileKey, ImageInput
 from imgopen.tools.base import ToolParams, ToolResult, ToolSpec
-from imgopen.tools.checks import SubmitChecks
+from imgopen.tools.checks import SubmitChecks, check_output_pixels
 
 
 class SuperResolutionParams(ToolParams):
@@ -40,13 +39,7 @@ class SuperResolutionResult(ToolResult):
 
 def check_output_size(params: SuperResolutionParams, size: tuple[int, int], settings: Settings) -> None:
     width, height = size
-    pixels = width * params.scale * height * params.scale
-    if pixels > settings.max_output_pixels:
-        raise ImgOpenError(
-            "400",
-            f"scale: the output would be {width * params.scale}x{height * params.scale} = {pixels / 1e6:.0f} "
-            f"megapixels, over the limit of {settings.max_output_pixels / 1e6:g}",
-        )
+    check_output_pixels("scale", width * params.scale, height * params.scale, settings)
 
 
 class SuperResolutionSpec(ToolSpec[SuperResolutionParams, SuperResolutionResult]):
