@@ -153,7 +153,7 @@ def test_tool_tasks_spread_over_both_workers_with_outputs_in_the_bucket(cluster:
 def test_an_sd_task_runs_on_a_worker_with_live_previews(cluster: Running) -> None:
     client = cluster.client
     handle = client.text2image(
-        "a red cat", steps=60, width=64, height=64, seed=5, sd_model_checkpoint="tiny-sd15", id_task="sd-preview"
+        "a red cat", steps=30, width=64, height=64, seed=5, sd_model_checkpoint="tiny-sd15", id_task="sd-preview"
     )
     preview_url = None
     deadline = time.monotonic() + 120
@@ -162,7 +162,7 @@ def test_an_sd_task_runs_on_a_worker_with_live_previews(cluster: Running) -> Non
         temporary = answer.get("temporaryImageDto")
         if temporary and temporary.get("currentImageUrl"):
             preview_url = temporary["currentImageUrl"]
-            assert 0 < temporary["step"] <= temporary["totalSteps"] == 60
+            assert 0 < temporary["step"] <= temporary["totalSteps"] == 30
             break
         if answer["state"] in ("success", "failed", "cancelled"):
             break
@@ -239,8 +239,8 @@ def test_a_training_outlives_the_brokers_delivery_timeout_and_runs_once(
             f"train-{cluster.broker}",
             images,
             pretrainedModel="tiny-sd15",
-            maxEpochs=3,
-            repeats=3,
+            maxEpochs=2,
+            repeats=2,
             resolution=64,
             networkDim=4,
             networkAlpha=4,
@@ -291,8 +291,7 @@ def test_a_killed_worker_s_task_ends_once_on_the_other(cluster: Running, callbac
     client = cluster.client
     handle: TaskHandle = client.text2image(
         "a cat to finish elsewhere",
-        steps=150,
-        n_iter=2,
+        steps=50,
         width=64,
         height=64,
         sd_model_checkpoint="tiny-sd15",
