@@ -98,7 +98,9 @@ def test_a_controlnet_unit_through_the_clients_unit(a1111: Running) -> None:
     model = next(name for name in models if name.startswith("tiny-control-sd15"))
     plain = api.txt2img(prompt="a house", width=64, height=64, seed=9)
     unit = webuiapi.ControlNetUnit(image=control, module="canny", model=model, weight=1.0)
-    steered = api.txt2img(prompt="a house", width=64, height=64, seed=9, controlnet_units=[unit])
+    # A dict of our own: webuiapi 0.9.17 adds the units to its mutable default `alwayson_scripts`,
+    # which every later call of any client instance would then carry.
+    steered = api.txt2img(prompt="a house", width=64, height=64, seed=9, controlnet_units=[unit], alwayson_scripts={})
     assert steered.image.size == (64, 64)
     assert np.abs(pixels(steered.image) - pixels(plain.image)).mean() > 0.5
     assert steered.info["warnings"] == []
@@ -127,6 +129,70 @@ def test_set_options_switches_the_model_for_this_key_only(a1111: Running) -> Non
     )
     assert once.info["sd_model_name"] == "tiny-sd15" and alice.util_get_current_model() == single
     alice.set_options({"sd_model_checkpoint": "tiny-sd15"})
+
+
+def test_override_settings_kept_when_not_restored_afterwards(a1111: Running) -> None:
+    api = a1111.client(a1111.bob)
+    before = api.util_get_current_model()
+    done = api.txt2img(
+        prompt="a cat",
+        width=64,
+        height=64,
+        seed=2,
+        override_settings={"sd_model_checkpoint": "tiny-sd15-single.safetensors", "CLIP_stop_at_last_layers": 2},
+        override_settings_restore_afterwards=False,
+    )
+    assert done.info["sd_model_name"] == "tiny-sd15-single.safetensors" and done.info["clip_skip"] == 2
+    assert api.util_get_current_model().startswith("tiny-sd15-single") and not before.startswith("tiny-sd15-single")
+    assert api.get_options()["CLIP_stop_at_last_layers"] == 2
+    api.set_options({"sd_model_checkpoint": "tiny-sd15", "CLIP_stop_at_last_layers": 1})
+
+
+def test_a_flux_checkpoint_through_txt2img(a1111: Running) -> None:
+    api = a1111.client(a1111.alice)
+    body: dict[str, Any] = {"prompt": "a cat", "width": 64, "height": 64, "seed": 3, "steps": 2}
+    low = api.txt2img(**body, override_settings={"sd_model_checkpoint": "tiny-flux-dev"})
+    assert low.image.size == (64, 64) and low.info["sd_model_name"] == "tiny-flux-dev"
+    # Forge's distilled guidance moves the picture (sent as A1111 clients of Forge send it).
+    high = httpx.post(
+        f"{a1111.server.base_url}/sdapi/v1/txt2img",
+        json={**body, "distilled_cfg_scale": 9.0, "override_settings": {"sd_model_checkpoint": "tiny-flux-dev"}},
+        auth=(a1111.alice.id, a1111.alice.secret),
+        timeout=300,
+        trust_env=False,
+    ).json()
+    import base64
+    import io
+
+    other = Image.open(io.BytesIO(base64.b64decode(high["images"][0])))
+    assert np.abs(pixels(other) - pixels(low.image)).mean() > 0.1
+    refused = httpx.post(
+        f"{a1111.server.base_url}/sdapi/v1/txt2img",
+        json={**body, "sampler_name": "DDIM", "override_settings": {"sd_model_checkpoint": "tiny-flux-dev"}},
+        auth=(a1111.alice.id, a1111.alice.secret),
+        timeout=300,
+        trust_env=False,
+    )
+    assert refused.status_code == 422 and "DDIM" in refused.json()["detail"]
+
+
+def test_skip_ends_the_current_image_and_the_job_goes_on(a1111: Running) -> None:
+    api = a1111.client(a1111.alice)
+    answer: dict[str, Any] = {}
+
+    def job() -> None:
+        answer["result"] = api.txt2img(prompt="a cat", width=64, height=64, steps=60, n_iter=2, seed=1)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while api.get_progress()["state"]["sampling_step"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    api.skip()
+    worker.join(120)
+    result = answer["result"]
+    assert len(result.images) == 2 and result.info["skipped"] == [0]
+    assert result.info["interrupted"] is False
 
 
 def test_lists_interrogate_and_extras(a1111: Running) -> None:

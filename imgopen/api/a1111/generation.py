@@ -296,6 +296,7 @@ def answer(
         "version": f"imgopen {__version__}",
         "task_id": task.business_task_id,
         "interrupted": task.state == TaskState.CANCELLED.value,
+        "skipped": info.get("skipped", []),
         "warnings": all_warnings,
     }
     parameters = request.model_dump(mode="json")
