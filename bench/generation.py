@@ -33,9 +33,10 @@ def build_models(root: Path, real_size: bool) -> Path:
     """A models folder with one SD 1.5 checkpoint (tiny or real-size random) and the tiny LoRA."""
     import torch
 
+    from imgopen.testing import real_size as real
     from imgopen.testing import tiny_models
 
-    pipe = real_size_sd15(root / "cache") if real_size else tiny_models.sd15_pipeline(seed=0)
+    pipe = real.sd15_pipeline(root / "cache") if real_size else tiny_models.sd15_pipeline(seed=0)
     # Saved before a LoRA is made from its UNet (making one adds adapter layers to it).
     pipe.save_pretrained(root / "checkpoints" / "bench-sd15")
     lora = tiny_models.random_unet_lora(pipe.unet, seed=11, strength=0.01 if real_size else 0.5)
@@ -43,29 +44,6 @@ def build_models(root: Path, real_size: bool) -> Path:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return root / "checkpoints" / "bench-sd15"
-
-
-def real_size_sd15(cache: Path) -> Any:
-    """SD 1.5's real architecture with random weights, from the config imgopen ships."""
-    import diffusers
-    import transformers
-
-    from imgopen.engine.tokenizers import materialize_config
-
-    config = materialize_config("sd15", cache)
-    unet = diffusers.UNet2DConditionModel.from_config(diffusers.UNet2DConditionModel.load_config(config / "unet"))
-    vae = diffusers.AutoencoderKL.from_config(diffusers.AutoencoderKL.load_config(config / "vae"))
-    text = transformers.CLIPTextModel(transformers.CLIPTextConfig.from_pretrained(config / "text_encoder"))
-    return diffusers.StableDiffusionPipeline(
-        unet=unet,
-        vae=vae,
-        text_encoder=text,
-        tokenizer=transformers.CLIPTokenizer.from_pretrained(config / "tokenizer"),
-        scheduler=diffusers.PNDMScheduler.from_pretrained(config / "scheduler"),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
 
 
 def direct_seconds(folder: Path, body: dict[str, Any], rounds: int) -> tuple[float, float]:

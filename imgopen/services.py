@@ -38,7 +38,13 @@ def build_services(settings: Settings, extra_tools: Sequence[AnyTool] = ()) -> S
     def executor_for(api_on_finished: Callable[[str], None]) -> Executor:
         finished.append(api_on_finished)
         return InProcessExecutor(
-            core.tasks, parts.runner, parts.leases, settings, on_finished=api_on_finished, unload=parts.engine.unload
+            core.tasks,
+            parts.runner,
+            parts.leases,
+            settings,
+            on_finished=api_on_finished,
+            unload=parts.engine.unload,
+            warm_up=parts.engine.warm_up_in_background,
         )
 
     checks = SubmitChecks(settings, core.catalog, on_cuda=parts.engine.placement.is_cuda)

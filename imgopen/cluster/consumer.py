@@ -64,6 +64,8 @@ class WorkerRuntime:
         self.beat()
         self._heartbeat.start()
         self.services.leases.start()
+        if set(self.pools) & set(AFFINITY_POOLS):
+            self.services.engine.warm_up_in_background()  # IMGOPEN_WARMUP_SIZES compiled before requests come
 
     def shutting_down(self) -> None:
         """Running tasks stop at their next step and go back to the queue (another worker resumes
@@ -90,17 +92,21 @@ class WorkerRuntime:
             log.debug("message for %s: no task left to claim (taken, cancelled, or a duplicate)", hint)
             return
         log.info("task %s (%s/%s): claimed by %s", task.id, task.kind, task.tool_code, owner)
+        ran = [task]
         with self._running(task.id):
             if task.pool in LONG_POOLS:
                 with self._consumers_paused():
                     ack()  # from now on the row's lease guards the task, not the delivery
                     self.services.runner.run(task, owner)
             else:
-                self.services.runner.run(task, owner)
-        after = store.get(task.id)
-        if after is not None and after.state == TaskState.QUEUED.value:
-            # Given back (this worker is stopping): tell the others.
-            publish(self.app, after.pool, after.id)
+                # With compatible queued tasks (coalesced generation), they run as one batch; their
+                # own deliveries later find them taken.
+                ran = self.services.runner.run_claimed(task, owner, self._lease_ms)
+        for done in ran:
+            after = store.get(done.id)
+            if after is not None and after.state == TaskState.QUEUED.value:
+                # Given back (this worker is stopping): tell the others.
+                publish(self.app, after.pool, after.id)
 
     @contextmanager
     def _consumers_paused(self) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -20,9 +21,21 @@ class Placement:
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, through oneDNN). There bf16 runs the
+    SD 1.5 UNet at 512x512 about 2.3 times as fast as fp32 (measured on a 2-core EPYC with AVX512-BF16);
+    elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        mkldnn: Any = torch.backends.mkldnn
+        return bool(mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def choose_placement(device: str = "auto", dtype: str = "auto", prefer_bf16: bool = False) -> Placement:
     """CUDA: fp16 (bf16 for models trained in it, such as Flux, where the GPU supports it);
-    Apple MPS: fp16; CPU: fp32 (fp16 on a CPU is about ten times slower, measured here)."""
+    Apple MPS: fp16; CPU: bf16 where the CPU computes it natively, else fp32 (fp16 on a CPU is about
+    ten times slower, measured here)."""
     if device == "auto":
         if torch.cuda.is_available():
             device = "cuda"
@@ -38,7 +51,7 @@ def choose_placement(device: str = "auto", dtype: str = "auto", prefer_bf16: boo
         return Placement(chosen, torch.bfloat16 if bf16 else torch.float16)
     if chosen.type == "mps":
         return Placement(chosen, torch.float16)
-    return Placement(chosen, torch.float32)
+    return Placement(chosen, torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
 
 
 def free_accelerator_memory() -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from imgopen.catalog.catalog import ModelEntry
 from imgopen.catalog.detect import FLUX_FAMILIES
+from imgopen.engine.fast_path import FastState, unfuse_for_lora
+from imgopen.engine.lora_slots import LoraSlots, SlotLora
 from imgopen.engine.resolve import INSTRUCT_PIX2PIX, LoraUse
 from imgopen.engine.samplers import make_scheduler
 from imgopen.errors import ImgOpenError
@@ -29,10 +31,20 @@ class LoadedCheckpoint:
     adapters: dict[str, str] = field(default_factory=dict)  # LoRA file path -> adapter name
     embeddings: set[str] = field(default_factory=set)  # embedding file paths loaded
     variants: dict[str, Any] = field(default_factory=dict)
+    # What the fast path did to the pipeline (None: nothing); on a compiled one, LoRAs go into slots.
+    fast: FastState | None = None
+    slots: LoraSlots | None = None
 
     @classmethod
-    def wrap(cls, entry: ModelEntry, pipe: Any) -> LoadedCheckpoint:
-        return cls(entry, pipe, pipe.scheduler.config, pipe.vae, type(pipe.scheduler))
+    def wrap(
+        cls, entry: ModelEntry, pipe: Any, fast: FastState | None = None, lora_max_rank: int = 128
+    ) -> LoadedCheckpoint:
+        loaded = cls(entry, pipe, pipe.scheduler.config, pipe.vae, type(pipe.scheduler), fast=fast)
+        if fast is not None and fast.compiled:
+            denoiser = "transformer" if loaded.is_flux else "unet"
+            encoders = ("text_encoder",) if loaded.is_flux else ("text_encoder", "text_encoder_2")
+            loaded.slots = LoraSlots(pipe, denoiser, lora_max_rank, encoders)
+        return loaded
 
     @property
     def family(self) -> str:
@@ -102,7 +114,13 @@ class LoadedCheckpoint:
 
     def apply_loras(self, loras: list[LoraUse]) -> None:
         """Load the LoRAs not loaded yet (as adapters: the base weights stay untouched), then
-        activate exactly these with their weights; none requested: all adapters off."""
+        activate exactly these with their weights; none requested: all adapters off. On a compiled
+        model they are hot-swapped into slots instead (see lora_slots.py): no recompilation."""
+        if loras and self.fast is not None:
+            unfuse_for_lora(self.pipe, self.fast)
+        if self.slots is not None:
+            self._apply_slot_loras(loras)
+            return
         for use in loras:
             key = str(use.entry.path)
             if key not in self.adapters:
@@ -134,6 +152,25 @@ class LoadedCheckpoint:
                 merged[name] = merged.get(name, 0.0) + use.weight
             names, weights = list(merged), list(merged.values())
         self.pipe.set_adapters(names, adapter_weights=weights)
+
+    def _apply_slot_loras(self, loras: list[LoraUse]) -> None:
+        assert self.slots is not None
+        merged: dict[str, SlotLora] = {}
+        for use in loras:  # the same LoRA twice: A1111 adds the weights
+            key = f"{use.entry.path}:{use.entry.mtime_ns}"
+            te_weight = use.weight if use.te_weight is None else use.te_weight
+            before = merged.get(key)
+            if before is not None:
+                merged[key] = SlotLora(
+                    key, before.path, before.name, before.weight + use.weight, before.te_weight + te_weight
+                )
+            else:
+                merged[key] = SlotLora(key, str(use.entry.path), use.entry.stem, use.weight, te_weight)
+        try:
+            self.slots.apply(list(merged.values()))
+        except ImgOpenError as exc:
+            raise ImgOpenError(exc.code, f"{exc.msg} (checkpoint {self.entry.name})") from exc
+        self.adapters = {lora.path: f"slot{index}" for index, lora in enumerate(merged.values())}
 
     def load_embeddings(self, entries: list[ModelEntry]) -> None:
         """Textual inversions by name: loaded once, their token is the file name."""

@@ -35,9 +35,11 @@ class InProcessExecutor:
         settings: Settings,
         on_finished: Callable[[str], None] = lambda _task_id: None,
         unload: Callable[[], list[str]] = list,
+        warm_up: Callable[[], object] = lambda: None,
     ) -> None:
         self._store = store
         self._unload = unload
+        self._warm_up = warm_up  # compiles the configured sizes at start (in the background)
         self._runner = runner
         self._leases = leases
         self._settings = settings
@@ -78,6 +80,8 @@ class InProcessExecutor:
         self.recover()
         self._leases.start()
         self._reaper.start()
+        if self._sizes["gpu"]:
+            self._warm_up()
         for pool in THREAD_POOLS:
             for index in range(self._sizes[pool]):
                 thread = threading.Thread(
@@ -148,4 +152,4 @@ class InProcessExecutor:
                         condition.wait(self._settings.poll_seconds)
                     self._pending[pool] = False
                 continue
-            self._runner.run(task, owner)
+            self._runner.run_claimed(task, owner, self._lease_ms)

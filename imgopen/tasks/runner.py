@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -15,7 +16,7 @@ from imgopen.media.inputs import ImageInputs
 from imgopen.metrics import Metrics
 from imgopen.storage.base import Storage
 from imgopen.tasks.context import StopReason, StopSignal, TaskCancelled, TaskContext
-from imgopen.tasks.handlers import TaskHandler
+from imgopen.tasks.handlers import BatchHandler, TaskHandler
 from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.states import TaskState
 from imgopen.tasks.store import TaskStore
@@ -52,11 +53,14 @@ class TaskRunner:
             state = self._run(task, owner, stop)
         finally:
             self._leases.release(task.id)
+        self._announce(task, state, started)
+
+    def _announce(self, task: Task, state: TaskState | None, started: float) -> None:
         if state is not None:
             self._on_finished(task.id)  # first: a long-polling client is waiting for this
             self._metrics.task_finished(task.kind, task.tool_code, state.value, time.monotonic() - started)
 
-    def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
+    def _context(self, task: Task, owner: str, stop: StopSignal) -> TaskContext:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:
             signals = self._store.set_progress(task.id, owner, fraction, info)
             if not signals.owned:
@@ -65,12 +69,27 @@ class TaskRunner:
                 stop.set(StopReason.CANCEL)
             stop.skips = signals.skips
 
-        ctx = TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
+        return TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
+
+    def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
+        ctx = self._context(task, owner, stop)
         handler = self._handlers.get(task.kind)
         try:
             if handler is None:
                 raise ImgOpenError("500", f"this server has no handler for tasks of kind {task.kind!r}")
-            result = handler.run(task, ctx)
+            outcome: dict[str, Any] | BaseException = handler.run(task, ctx)
+        except Exception as exc:
+            outcome = exc
+        return self._settle(task, owner, ctx, stop, outcome)
+
+    def _settle(
+        self, task: Task, owner: str, ctx: TaskContext, stop: StopSignal, outcome: dict[str, Any] | BaseException
+    ) -> TaskState | None:
+        """The row's end from what the handler gave: its result, or the exception it raised."""
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            result = outcome
             if ctx.warnings:
                 result = {**result, "warnings": ctx.warnings}
             # A cancel that arrived during the last step still wins: the user asked for it.
@@ -90,7 +109,13 @@ class TaskRunner:
                 error_msg="out of memory while running this task",
             )
         except Exception as exc:
-            log.error("task %s (%s/%s) failed:\n%s", task.id, task.kind, task.tool_code, traceback.format_exc())
+            log.error(
+                "task %s (%s/%s) failed:\n%s",
+                task.id,
+                task.kind,
+                task.tool_code,
+                "".join(traceback.format_exception(exc)),
+            )
             return self._finish(
                 task,
                 owner,
@@ -99,6 +124,70 @@ class TaskRunner:
                 error_code="500",
                 error_msg=f"internal error: {type(exc).__name__}: {exc} (logged under task {task.id})",
             )
+
+    # --- batches of compatible tasks (coalesced generation) -------------------------------------
+    def run_claimed(self, task: Task, owner: str, lease_ms: int) -> list[Task]:
+        """Run a task just claimed, together with compatible queued ones when its handler runs
+        batches (each of them claimed, leased and finished on its own); the tasks run."""
+        handler = self._handlers.get(task.kind)
+        limit = handler.batch_limit if isinstance(handler, BatchHandler) else 1
+        key = handler.batch_key(task) if isinstance(handler, BatchHandler) and limit > 1 else None
+        if key is None:
+            self.run(task, owner)
+            return [task]
+        assert isinstance(handler, BatchHandler)
+        tasks, images = [task], handler.batch_images(task)
+        try:
+            candidates = self._store.queued_like(task, limit=max(8, 2 * limit))
+        except Exception:
+            log.exception("task %s: could not look for tasks to run with it", task.id)
+            candidates = []
+        for candidate in candidates:
+            count = handler.batch_images(candidate)
+            if images + count > limit or handler.batch_key(candidate) != key:
+                continue
+            claimed = self._store.claim(candidate.id, owner, lease_ms)
+            if claimed is not None:
+                tasks.append(claimed)
+                images += count
+        if len(tasks) == 1:
+            self.run(task, owner)
+        else:
+            log.info("tasks %s: run as one batch of %d images", ", ".join(t.id for t in tasks), images)
+            self.run_batch(tasks, owner, handler)
+        return tasks
+
+    def run_batch(self, tasks: list[Task], owner: str, handler: BatchHandler) -> None:
+        """Run claimed tasks as one batch: each keeps its own lease, context, progress, cancel
+        and outcome, and is finished as soon as its outcome is known (a cancelled member at once)."""
+        started = time.monotonic()
+        stops = [StopSignal() for _ in tasks]
+        for task, stop in zip(tasks, stops, strict=True):
+            self._leases.hold(task.id, owner, stop)
+        ctxs = [self._context(task, owner, stop) for task, stop in zip(tasks, stops, strict=True)]
+        settled: set[int] = set()
+        lock = threading.Lock()
+
+        def done(index: int, outcome: dict[str, Any] | BaseException) -> None:
+            with lock:
+                if index in settled:
+                    return
+                settled.add(index)
+            task = tasks[index]
+            try:
+                state = self._settle(task, owner, ctxs[index], stops[index], outcome)
+            finally:
+                self._leases.release(task.id)
+            self._announce(task, state, started)
+
+        try:
+            handler.run_batch(tasks, ctxs, done)
+        except Exception as exc:
+            for index in range(len(tasks)):
+                done(index, exc)
+        finally:
+            for index in range(len(tasks)):
+                done(index, RuntimeError("the batch ended without an outcome for this task"))
 
     def _stopped(self, task: Task, owner: str, stop: StopSignal, written: int) -> TaskState | None:
         if stop.reason == StopReason.SHUTDOWN:

@@ -367,6 +367,27 @@ class TaskStore:
         with self._db.transaction() as session:
             return _task(session.connection().execute(claim, params).first())
 
+    def queued_like(self, task: Task, limit: int) -> list[Task]:
+        """Up to `limit` queued tasks of the same pool, kind, mode and checkpoint as `task`, in queue
+        order: the candidates to run in one batch with it (each then claimed on its own, claim())."""
+        affinity = T.c.affinity.is_(None) if task.affinity is None else T.c.affinity == task.affinity
+        statement = (
+            select(T)
+            .where(
+                T.c.state == QUEUED,
+                T.c.pool == task.pool,
+                T.c.kind == task.kind,
+                T.c.tool_code == task.tool_code,
+                affinity,
+                T.c.id != task.id,
+            )
+            .order_by(T.c.priority.desc(), T.c.seq)
+            .limit(limit)
+        )
+        with self._db.read() as session:
+            rows = session.connection().execute(statement)
+            return [found for row in rows if (found := _task(row)) is not None]
+
     def claim(self, task_id: str, owner: str, lease_ms: int) -> Task | None:
         """Claim one queued task by id (a synchronous tool running in its request's thread)."""
         now = now_ms()
