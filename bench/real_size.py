@@ -54,7 +54,7 @@ def plain_seconds(folder: Path, kind: str, steps: int, rounds: int) -> float:
 
     cuda = torch.cuda.is_available()
     cls = StableDiffusionXLPipeline if kind == "sdxl" else StableDiffusionPipeline
-    pipe = cls.from_pretrained(str(folder), torch_dtype=torch.float16 if cuda else torch.float32)
+    pipe = cls.from_pretrained(str(folder), dtype=torch.float16 if cuda else torch.float32)
     pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
     pipe.to("cuda" if cuda else "cpu")
     pipe.set_progress_bar_config(disable=True)

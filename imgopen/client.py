@@ -124,6 +124,7 @@ class Client:
         target_height: int | None = None,
         output_format: str | None = None,
         callback_url: str | None = None,
+        model: str | None = None,
     ) -> TaskHandle:
         return self.submit_tool(
             "imgEnlarge",
@@ -134,6 +135,7 @@ class Client:
             targetWidth=target_width,
             targetHeight=target_height,
             outputFormat=output_format,
+            model=model,
         )
 
     def watermark(
