@@ -107,6 +107,16 @@ class KeyStore:
             row = session.get(ApiKey, key_id)
             return row.callback_secret if row else None
 
+    def verify_cached(self, key_id: str | None, secret: str | None) -> KeyInfo | None:
+        """verify() when it needs no database (credentials missing, or verified recently); None
+        otherwise. Lets the HTTP layer answer from its event loop without a thread hop."""
+        if key_id and secret:
+            with self._lock:
+                hit = self._cache.get((key_id, secret))
+            if hit is None or time.monotonic() - hit[0] >= self._cache_seconds:
+                return None
+        return self.verify(key_id, secret)
+
     def verify(self, key_id: str | None, secret: str | None) -> KeyInfo:
         """The key for these credentials, or KeyAuthError with "401" / "403"."""
         if not key_id or not secret:

@@ -67,13 +67,15 @@ def assemble_api(
     waiters = TaskWaiters()
 
     def on_finished(task_id: str) -> None:
-        callbacks.wake()
-        waiters.finished(task_id)
+        waiters.finished(task_id)  # first: a long-polling client is waiting for this
+        callbacks.finished(task_id)
 
     executor = executor_for(on_finished)
     core.metrics.watch_queue(core.tasks.pool_stats, executor.workers_alive)
     core.metrics.watch_storage(Quotas(core.db).stored_bytes)
-    submitter = TaskSubmitter(core.tasks, core.inputs, core.storage, executor, core.policy, settings, core.metrics)
+    submitter = TaskSubmitter(
+        core.tasks, core.inputs, core.storage, executor, core.policy, settings, core.metrics, callbacks.expect
+    )
     return ApiServices(
         **core.shared(),
         tools=tools,

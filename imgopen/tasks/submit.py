@@ -104,7 +104,9 @@ class TaskSubmitter:
         policy: AddressPolicy,
         settings: Settings,
         metrics: Metrics,
+        expect_callback: Callable[[str], None] = lambda _task_id: None,
     ) -> None:
+        self._expect_callback = expect_callback  # told of each new task with a callback URL
         self._store = store
         self._inputs = inputs
         self._storage = storage
@@ -170,6 +172,8 @@ class TaskSubmitter:
             self._storage.delete_prefix(f"inputs/{task_id}")
             return task, False
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
+        if sub.callback_url:
+            self._expect_callback(task.id)  # before dispatch: the task may end at once
         self._executor.dispatch(task)
         return task, True
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from imgopen.accounts.keys import KeyAuthError, KeyInfo
-from imgopen.api.deps import get_services
+from imgopen.api.deps import services_of
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="imgopen"'}
 
@@ -27,7 +27,7 @@ def _basic(header: str | None) -> tuple[str, str] | None:
 
 
 def a1111_key(request: Request) -> KeyInfo:
-    services = get_services(request)
+    services = services_of(request)
     credentials = _basic(request.headers.get("authorization"))
     if credentials is None:
         key_id = request.headers.get("x-request-req-accesskeyid")
