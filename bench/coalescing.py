@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.real_size import engine_for
+from bench.real_size import engine_for, timed
 
 PROMPTS = ["a red cat on a sofa", "a lighthouse at dusk", "a bowl of ramen, top view", "an old map of a city"]
 
@@ -49,16 +46,6 @@ def jobs(engine: Any, name: str, size: int, steps: int, count: int) -> list[Any]
         (Text2ImageParams.model_validate(body), direct_context(engine.settings, f"b{i}"))
         for i, body in enumerate(bodies)
     ]
-
-
-def median_seconds(call: Callable[[], object], rounds: int) -> float:
-    call()
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def measure(engine: Any, name: str, size: int, steps: int, count: int, rounds: int) -> tuple[float, float]:
@@ -88,8 +75,8 @@ def measure(engine: Any, name: str, size: int, steps: int, count: int, rounds: i
         if failures:
             raise failures[0]
 
-    one_by_one = median_seconds(apart, rounds)
-    batched = median_seconds(together, rounds)
+    one_by_one = timed(apart, rounds)
+    batched = timed(together, rounds)
     return count / batched, count / one_by_one
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def build_models(root: Path, real_size: bool) -> Path:
@@ -51,6 +52,7 @@ def direct_seconds(folder: Path, body: dict[str, Any], rounds: int) -> tuple[flo
     import torch
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
+    from bench.real_size import timed
     from imgopen.engine.device import choose_placement
 
     placement = choose_placement()
@@ -69,13 +71,7 @@ def direct_seconds(folder: Path, body: dict[str, Any], rounds: int) -> tuple[flo
             generator=torch.Generator("cpu").manual_seed(body["seed"]),
         )
 
-    call()
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    median = statistics.median(times)
+    median = timed(call, rounds)
     return median, body["steps"] / median
 
 
