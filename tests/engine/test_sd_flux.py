@@ -4,21 +4,20 @@ over HTTP against the running server with the tiny models."""
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from imgopen.client import ApiError, Client
+from imgopen.client import ApiError
 from imgopen.services import build_services
-from imgopen.testing.images import astronaut, data_uri, decode, encode
+from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.testing.tiny_models import flux_fill_pipeline, flux_pipeline, save_flux_lora
 from tests.conftest import Served, SettingsFactory
+from tests.engine.test_sd_api import generate, images_of, pixels
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +30,6 @@ def sd(make_settings: SettingsFactory, tiny_models: Path, tmp_path_factory: pyte
     running = Served(build_services(make_settings(models_dir=models)))
     yield running
     running.stop()
-
-
-def generate(client: Client, path: str, body: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-    task_id = client.call(path, body)["task_id"]
-    deadline = time.monotonic() + timeout
-    while True:
-        answer: dict[str, Any] = client.call("/sd/v2/queryTaskInfo", {"businessTaskId": task_id, "waitSeconds": 30})
-        if answer["state"] in ("success", "failed", "cancelled") or time.monotonic() > deadline:
-            return answer
-
-
-def pixels(url: str) -> np.ndarray:
-    return np.asarray(decode(httpx.get(url, trust_env=False).content).convert("RGB"), dtype=np.int16)
-
-
-def images_of(answer: dict[str, Any]) -> list[np.ndarray]:
-    assert answer["status"] == 2, answer
-    return [pixels(row["image_url"]) for row in answer["differentialImageRspList"]]
 
 
 def warnings_of(answer: dict[str, Any]) -> str:

@@ -248,3 +248,23 @@ export function codePanel({ idPrefix = "code" } = {}) {
     },
   };
 }
+
+// A code panel that follows a form: `schedule()` after each edit rebuilds the request shown (at most
+// once per `delay` ms, and only while the panel is open: a mask's data URI is costly to rebuild).
+export function liveCodePanel({ idPrefix, build, delay = 300 }) {
+  const code = codePanel({ idPrefix });
+  let timer = null;
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!code.element.open) return;
+      try {
+        code.update(build());
+      } catch (error) {
+        code.update({ error: `Not complete yet: ${error.message}` });
+      }
+    }, delay);
+  }
+  code.element.addEventListener("toggle", schedule);
+  return { element: code.element, schedule };
+}

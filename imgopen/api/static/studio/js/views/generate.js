@@ -4,7 +4,7 @@
 // this module only lays them out and decides which endpoint a request goes to.
 
 import { call } from "../api.js";
-import { codePanel } from "../code_samples.js";
+import { liveCodePanel } from "../code_samples.js";
 import { controlnetUnits } from "../controlnet_units.js";
 import { h } from "../dom.js";
 import { buildField, buildForm, readFields } from "../form_builder.js";
@@ -36,7 +36,9 @@ export function mount(container, ctx) {
   let following = { stopped: false };
   let lastSeeds = [];
 
-  const refresh = () => scheduleCode();
+  // The request shown as code follows the form (buildRequest is defined below; it runs later).
+  const code = liveCodePanel({ idPrefix: `${P}-code`, build: () => buildRequest() });
+  const refresh = code.schedule;
   const F = (name, options = {}) => buildField(spec, name, props[name], { idPrefix: P, onInput: refresh, ...options });
 
   // --- fields ---------------------------------------------------------------------------------
@@ -161,20 +163,6 @@ export function mount(container, ctx) {
   }
 
   // --- code panel (debounced: the mask's data URI is rebuilt at most every 300 ms) ------------
-  const code = codePanel({ idPrefix: `${P}-code` });
-  let codeTimer = null;
-  function scheduleCode() {
-    clearTimeout(codeTimer);
-    codeTimer = setTimeout(() => {
-      if (!code.element.open) return;
-      try {
-        code.update(buildRequest());
-      } catch (error) {
-        code.update({ error: `Not complete yet: ${error.message}` });
-      }
-    }, 300);
-  }
-  code.element.addEventListener("toggle", scheduleCode);
 
   // --- run --------------------------------------------------------------------------------------
   const submitButton = h("button", { type: "submit", class: "primary", id: `${P}-submit` }, "Generate");
@@ -226,7 +214,7 @@ export function mount(container, ctx) {
       progress.fail(error.message);
     } finally {
       submitButton.disabled = false;
-      scheduleCode();
+      refresh();
     }
   }
 

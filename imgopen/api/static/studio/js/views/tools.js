@@ -3,7 +3,7 @@
 // its list entry and its form from the schema alone.
 
 import { call } from "../api.js";
-import { codePanel } from "../code_samples.js";
+import { liveCodePanel } from "../code_samples.js";
 import { h, replace } from "../dom.js";
 import { buildField, buildForm, readFields } from "../form_builder.js";
 import { progressView } from "../progress_view.js";
@@ -34,19 +34,8 @@ export function mount(container, ctx) {
     const schema = requestSchema(spec, tool.path);
     const answer = answerSchema(spec, `${tool.path}/queryTask`) || answerSchema(spec, tool.path) || { properties: {} };
     const prefix = `tool-${slug(tool.code)}`;
-    const code = codePanel({ idPrefix: `${prefix}-code` });
-    let codeTimer = null;
-    const refresh = () => {
-      clearTimeout(codeTimer);
-      codeTimer = setTimeout(() => {
-        if (!code.element.open) return;
-        try {
-          code.update(buildRequest());
-        } catch (error) {
-          code.update({ error: `Not complete yet: ${error.message}` });
-        }
-      }, 250);
-    };
+    const code = liveCodePanel({ idPrefix: `${prefix}-code`, build: () => buildRequest(), delay: 250 });
+    const refresh = code.schedule;
     const form = buildForm(spec, schema, { skip: ["businessTaskId", "callbackUrl"], idPrefix: prefix, onInput: refresh });
     const required = new Set(schema.required || []);
     const envelopeFields = ["businessTaskId", "callbackUrl"]
@@ -127,7 +116,6 @@ export function mount(container, ctx) {
       errorLine,
       code.element,
     );
-    code.element.addEventListener("toggle", refresh);
     const made = {
       tool,
       form,

@@ -4,7 +4,7 @@
 
 import { call } from "../api.js";
 import * as catalog from "../catalog.js";
-import { codePanel } from "../code_samples.js";
+import { liveCodePanel } from "../code_samples.js";
 import { h, replace } from "../dom.js";
 import { buildField, buildForm, readFields } from "../form_builder.js";
 import { lossChart } from "../loss_chart.js";
@@ -30,7 +30,9 @@ export function mount(container, ctx) {
   const { spec } = ctx;
   const schema = requestSchema(spec, PATH);
   const P = "train";
-  const refresh = () => scheduleCode();
+  // The request shown as code follows the form (buildRequest is defined below; it runs later).
+  const code = liveCodePanel({ idPrefix: `${P}-code`, build: () => buildRequest() });
+  const refresh = code.schedule;
   const F = (name, options = {}) => buildField(spec, name, schema.properties[name], { idPrefix: P, onInput: refresh, ...options });
   const items = [];
   let handle = null;
@@ -118,20 +120,6 @@ export function mount(container, ctx) {
     return { path: PATH, body, files, handle: { kind: "training", businessTaskId: body.taskId } };
   }
 
-  const code = codePanel({ idPrefix: `${P}-code` });
-  let codeTimer = null;
-  function scheduleCode() {
-    clearTimeout(codeTimer);
-    codeTimer = setTimeout(() => {
-      if (!code.element.open) return;
-      try {
-        code.update(buildRequest());
-      } catch (error) {
-        code.update({ error: `Not complete yet: ${error.message}` });
-      }
-    }, 300);
-  }
-  code.element.addEventListener("toggle", scheduleCode);
 
   // --- run and watch ------------------------------------------------------------------------------
   const submitButton = h("button", { type: "submit", class: "primary", id: `${P}-submit` }, "Start training");
@@ -204,7 +192,7 @@ export function mount(container, ctx) {
     } finally {
       submitButton.disabled = false;
       taskId.set(newTaskId("lora"));
-      scheduleCode();
+      refresh();
     }
   }
 
