@@ -69,3 +69,19 @@ export async function follow(handle, onUpdate, signal = {}) {
     else if (handle.kind === "training") await sleep(1000);
   }
 }
+
+// The start of a run from a form: its request and a fresh follow signal (the previous run's is
+// stopped, so its late updates are dropped); null when the form is incomplete, the reason then
+// shown in `errorLine`.
+export function beginRun(buildRequest, errorLine, previous) {
+  errorLine.textContent = "";
+  let request;
+  try {
+    request = buildRequest();
+  } catch (error) {
+    errorLine.textContent = error.message;
+    return null;
+  }
+  previous.stopped = true;
+  return { request, signal: { stopped: false } };
+}

@@ -13,7 +13,7 @@ import { checkpointPicker, loraPanel, samplerPicker, vaePicker } from "../picker
 import { progressView } from "../progress_view.js";
 import { renderResult } from "../results.js";
 import { deref, requestSchema, unwrap } from "../schema.js";
-import { cancel, follow, newTaskId } from "../task_runner.js";
+import { beginRun, cancel, follow, newTaskId } from "../task_runner.js";
 
 const MODES = [
   { value: "txt2img", label: "Text to image" },
@@ -185,16 +185,10 @@ export function mount(container, ctx) {
 
   async function generate(event) {
     event.preventDefault();
-    errorLine.textContent = "";
-    let request;
-    try {
-      request = buildRequest();
-    } catch (error) {
-      errorLine.textContent = error.message;
-      return;
-    }
-    following.stopped = true;
-    following = { stopped: false };
+    const begun = beginRun(buildRequest, errorLine, following);
+    if (!begun) return;
+    const { request } = begun;
+    following = begun.signal;
     const mine = following;
     submitButton.disabled = true;
     results.replaceChildren();

@@ -9,7 +9,7 @@ import { buildField, buildForm, readFields } from "../form_builder.js";
 import { progressView } from "../progress_view.js";
 import { renderResult } from "../results.js";
 import { answerSchema, requestSchema, tools as listTools, unwrap } from "../schema.js";
-import { cancel, follow, newTaskId } from "../task_runner.js";
+import { beginRun, cancel, follow, newTaskId } from "../task_runner.js";
 
 const slug = (code) => code.replace(/[^A-Za-z0-9]+/g, "-");
 
@@ -73,16 +73,10 @@ export function mount(container, ctx) {
 
     async function run(event) {
       event.preventDefault();
-      errorLine.textContent = "";
-      let request;
-      try {
-        request = buildRequest();
-      } catch (error) {
-        errorLine.textContent = error.message;
-        return;
-      }
-      following.stopped = true;
-      following = { stopped: false };
+      const begun = beginRun(buildRequest, errorLine, following);
+      if (!begun) return;
+      const { request } = begun;
+      following = begun.signal;
       const mine = following;
       submitButton.disabled = true;
       results.replaceChildren();

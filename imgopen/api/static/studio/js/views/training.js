@@ -12,7 +12,7 @@ import { selectField } from "../pickers.js";
 import { progressView } from "../progress_view.js";
 import { renderResult } from "../results.js";
 import { requestSchema } from "../schema.js";
-import { cancel, follow, newTaskId } from "../task_runner.js";
+import { beginRun, cancel, follow, newTaskId } from "../task_runner.js";
 
 const PATH = "/modelTraining/submitTraining/Job";
 const MAIN = ["triggerWord", "outputName", "maxEpochs", "repeats", "resolution", "batchSize", "networkDim", "networkAlpha", "learningRate", "seed"];
@@ -138,16 +138,10 @@ export function mount(container, ctx) {
 
   async function start(event) {
     event.preventDefault();
-    errorLine.textContent = "";
-    let request;
-    try {
-      request = buildRequest();
-    } catch (error) {
-      errorLine.textContent = error.message;
-      return;
-    }
-    following.stopped = true;
-    following = { stopped: false };
+    const begun = beginRun(buildRequest, errorLine, following);
+    if (!begun) return;
+    const { request } = begun;
+    following = begun.signal;
     const mine = following;
     submitButton.disabled = true;
     chart.reset();
