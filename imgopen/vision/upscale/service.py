@@ -27,7 +27,7 @@ from PIL import Image
 from imgopen.engine.cache import ModelCache, file_bytes, file_key, own_cache
 from imgopen.errors import ImgOpenError
 from imgopen.tools.onnx_sessions import new_session
-from imgopen.vision.upscale import bundled
+from imgopen.vision.upscale import bundled, bundled_models
 from imgopen.vision.upscale.files import LoadedUpscaler, UnsupportedUpscaler, load_onnx, load_torch
 from imgopen.vision.upscale.names import AUTO, DEFAULT_FAMILY, LANCZOS, ONNX_SUFFIXES, UpscalerNames, name_key
 from imgopen.vision.upscale.resample import resample
@@ -72,7 +72,8 @@ class Upscalers:
     def available(self) -> list[UpscalerInfo]:
         """Bundled networks first, then installed files (architecture and scale once loaded)."""
         infos = [
-            UpscalerInfo(m.name, "bundled", (m.scale,), m.architecture, bundled.LICENCE) for m in bundled.installed()
+            UpscalerInfo(m.name, "bundled", (m.scale,), m.architecture, bundled_models.LICENCE)
+            for m in bundled_models.installed()
         ]
         for path in self.files():
             cached = self.cache.peek(self._file_key(path))
@@ -150,7 +151,7 @@ class Upscalers:
             return self._file_steps(model)
         wanted = model.strip()
         key = name_key(wanted) if name_key(wanted) not in ("", AUTO) else DEFAULT_FAMILY
-        members = [m for m in bundled.installed() if key in (m.family, m.name)]
+        members = [m for m in bundled_models.installed() if key in (m.family, m.name)]
         if members:
             return {m.scale: _Step(m.name, self._bundled_loader(m)) for m in members}
         path = self.naming.file_named(key)
@@ -187,9 +188,9 @@ class Upscalers:
         except Exception as exc:  # a corrupt file: onnxruntime, torch and safetensors raise their own types
             raise ImgOpenError("422", f"model: {path.name} could not be loaded: {exc}") from exc
 
-    def _bundled_loader(self, model: bundled.BundledModel) -> Callable[[], LoadedUpscaler]:
+    def _bundled_loader(self, model: bundled_models.BundledModel) -> Callable[[], LoadedUpscaler]:
         def load() -> LoadedUpscaler:
-            folder = bundled.models_folder()
+            folder = bundled_models.models_folder()
             assert folder is not None  # installed() found the files there
             network = bundled.network(self.cache, folder, model, self._threads)
             return LoadedUpscaler(network, model.scale, model.architecture, model.tile, model.pad)

@@ -19,7 +19,7 @@ from imgopen.catalog.detect import detect_upscaler
 from imgopen.catalog.tensor_index import read_tensor_index
 from imgopen.errors import ImgOpenError
 from imgopen.testing.images import astronaut
-from imgopen.vision.upscale import bundled
+from imgopen.vision.upscale import bundled_models
 from imgopen.vision.upscale.architectures import RRDBNet, SRVGGNetCompact
 from imgopen.vision.upscale.service import Upscalers
 from imgopen.vision.upscale.tiles import to_uint8, upscale_tiled
@@ -62,8 +62,8 @@ def test_a_tiled_run_equals_the_whole_image_run(upscalers: Upscalers) -> None:
 
 def test_the_service_tiles_a_large_image_without_seams(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tiles of 40 px instead of 384, so that a small picture is a "large" one: 6 tiles.
-    small_tiles = tuple(replace(model, tile=40) for model in bundled.BUNDLED)
-    monkeypatch.setattr(bundled, "BUNDLED", small_tiles)
+    small_tiles = tuple(replace(model, tile=40) for model in bundled_models.BUNDLED)
+    monkeypatch.setattr(bundled_models, "BUNDLED", small_tiles)
     upscalers = Upscalers(models_dir)
     picture = astronaut().crop((200, 100, 300, 180))
     enlarged, _ = upscalers.upscale(picture, 2, "realesr-animevideov3-x2")
@@ -198,7 +198,7 @@ def test_unknown_broken_and_unsupported_models(models_dir: Path, upscalers: Upsc
 
 
 def test_without_the_bundled_models_auto_is_503(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bundled, "models_folder", lambda: None)
+    monkeypatch.setattr(bundled_models, "models_folder", lambda: None)
     with pytest.raises(ImgOpenError) as missing:
         Upscalers(models_dir).upscale(astronaut().resize((16, 16)), 2)
     assert missing.value.code == "503" and "upscale_models" in missing.value.msg
