@@ -146,7 +146,9 @@ def test_lora_swaps_on_a_compiled_unet_neither_recompile_nor_reload(tmp_path: Pa
         "a red cat",  # no LoRA: both slots at weight 0
         "a red cat <lora:tiny-detail:0.4> <lora:tiny-style:0.7>",  # both swapped, in the other slots
     ]
+    start = COMPILATIONS.count
     images(fast, tmp_path, "a red cat")  # compiled without LoRAs
+    assert COMPILATIONS.count > start, "the UNet was not compiled"
     loads = fast.cache.loads
     for index, prompt in enumerate(prompts):
         if index == 1:
@@ -217,3 +219,26 @@ def test_nan_from_a_half_decode_is_decoded_again_in_fp32(tiny_models: Path) -> N
         got = vae.decode(latents).sample
     assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-5)
     assert vae.dtype == torch.bfloat16  # back to its dtype for the next image
+
+
+def test_flux_lora_swaps_on_a_compiled_transformer_do_not_recompile(tmp_path: Path, tiny_models: Path) -> None:
+    """The transformer branch of the LoRA slots (Flux): the same images as eager, no recompilation."""
+    from imgopen.testing.tiny_models import flux_pipeline, save_flux_lora
+
+    models = tmp_path / "models"
+    (models / "loras").mkdir(parents=True)
+    (models / "flux").symlink_to(tiny_models / "flux", target_is_directory=True)
+    save_flux_lora(flux_pipeline(seed=0).transformer, models / "loras" / "tiny-flux-style.safetensors", seed=9)
+    eager = make_engine(tmp_path / "a", models)
+    fast = make_engine(tmp_path / "b", models, compile="max", backend="eager")
+    flux = {"sd_model_checkpoint": "tiny-flux-dev", "cfg_scale": 1, "sampler_name": "Euler"}
+    before = COMPILATIONS.count
+    images(fast, tmp_path, "a red cat <lora:tiny-flux-style:0.6>", **flux)  # compiled, the slot made
+    compiled = COMPILATIONS.count
+    assert compiled > before, "the transformer was not compiled"
+    for prompt in ("a red cat <lora:tiny-flux-style:0.3>", "a red cat", "a red cat <lora:tiny-flux-style:0.9>"):
+        got = images(fast, tmp_path, prompt, **flux)
+        assert close(got, images(eager, tmp_path, prompt, **flux)), prompt
+    assert COMPILATIONS.count == compiled, "a LoRA change recompiled the transformer"
+    with_lora = images(fast, tmp_path, "a red cat <lora:tiny-flux-style:0.9>", **flux)
+    assert not close(with_lora, images(fast, tmp_path, "a red cat", **flux)), "the LoRA changed nothing"
