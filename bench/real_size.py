@@ -6,7 +6,7 @@ imgopen.testing.real_size).
   a user would write it: fp16 with SDPA on a GPU, fp32 on a CPU, Euler, nothing else.
 - imgopen: DiffusionEngine.generate on the same folder with this machine's defaults
   (IMGOPEN_COMPILE=auto, IMGOPEN_DTYPE=auto): the fast path, the result saved as a PNG.
-- on a CPU also imgopen with IMGOPEN_DTYPE=fp32 (channels-last alone: what the fast path gives without bf16).
+- on a CPU also imgopen with IMGOPEN_DTYPE=bf16 (opt-in; where the CPU computes bf16 natively).
 - where the fast path compiles (a GPU; or --compile max): a LoRA weight and file change on the compiled
   model over a warm request (goal <= 1.1) and the compilations it caused (goal 0).
 
@@ -156,6 +156,7 @@ def _fresh_unet(unet: Any) -> Any:
 def main() -> None:
     import torch
 
+    from imgopen.engine.device import cpu_has_native_bf16
     from imgopen.testing.real_size import models_folder, real_size_model
 
     cuda = torch.cuda.is_available()
@@ -197,13 +198,16 @@ def main() -> None:
                 )
                 entry["lora"] = change
             del engine
-            if not cuda:
-                fp32 = engine_for(root / f"data-{kind}-fp32", models, compile=args.compile, dtype="fp32")
-                plan32 = fp32.speed_plan(fp32.catalog.require("checkpoint", name, ""))
-                seconds = timed(engine_call(fp32, kind, name, args.steps), args.rounds)
-                print(f"  imgopen fp32 ({plan32.describe()}) {seconds:.2f} s/image: ratio {plain / seconds:.2f}")
-                entry["imgopen_fp32"] = seconds
-                del fp32
+            if not cuda and cpu_has_native_bf16():
+                bf16 = engine_for(root / f"data-{kind}-bf16", models, compile=args.compile, dtype="bf16")
+                plan16 = bf16.speed_plan(bf16.catalog.require("checkpoint", name, ""))
+                seconds = timed(engine_call(bf16, kind, name, args.steps), args.rounds)
+                print(
+                    f"  imgopen IMGOPEN_DTYPE=bf16 ({plan16.describe()}) {seconds:.2f} s/image: "
+                    f"ratio {plain / seconds:.2f}"
+                )
+                entry["imgopen_bf16"] = seconds
+                del bf16
             report[kind] = entry
     print(json.dumps(report), file=sys.stderr)
 

@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto",
         description=(
-            "Model precision. auto: fp16 on a GPU (bf16 for Flux where the GPU has it); on a CPU bf16 where it "
-            "computes bf16 natively (AVX512-BF16 or AMX: about 2.3x as fast as fp32 at real size, measured), else fp32."
+            "Model precision. auto: fp16 on a GPU (bf16 for Flux where the GPU has it), fp32 on a CPU. bf16 on a CPU "
+            "that computes it natively (AVX512-BF16 or AMX) is about 1.8x as fast at real size (bench/real_size.py), "
+            "with visibly different images: opt in with bf16."
         ),
     )
     model_cache_gb: float = Field(

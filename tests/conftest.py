@@ -18,9 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # pytest runs two worker processes on two cores: one torch thread each. More threads only wait
 # for each other (OpenMP spins), which made tiny-model tests 10 to 20 times slower.
 os.environ.setdefault("IMGOPEN_TORCH_THREADS", "1")
-# Pixels are compared with diffusers run in fp32 here; on a CPU with native bf16 the server's default
-# would be bf16 (tests/engine/test_fast_path.py checks that choice on its own).
-os.environ.setdefault("IMGOPEN_DTYPE", "fp32")
 torch.set_num_threads(int(os.environ["IMGOPEN_TORCH_THREADS"]))
 
 from imgopen.client import Client  # noqa: E402 (after the environment above)

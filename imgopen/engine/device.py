@@ -34,8 +34,10 @@ def cpu_has_native_bf16() -> bool:
 
 def choose_placement(device: str = "auto", dtype: str = "auto", prefer_bf16: bool = False) -> Placement:
     """CUDA: fp16 (bf16 for models trained in it, such as Flux, where the GPU supports it);
-    Apple MPS: fp16; CPU: bf16 where the CPU computes it natively, else fp32 (fp16 on a CPU is about
-    ten times slower, measured here)."""
+    Apple MPS: fp16; CPU: fp32 (fp16 on a CPU is about ten times slower, measured here). bf16 on a CPU
+    that computes it natively is about 1.8 times as fast (bench/real_size.py) but only on request
+    (IMGOPEN_DTYPE=bf16): its 8-bit mantissa visibly changes images, and small effects such as a low
+    initial_noise_multiplier at a late timestep vanish in it."""
     if device == "auto":
         if torch.cuda.is_available():
             device = "cuda"
@@ -51,7 +53,7 @@ def choose_placement(device: str = "auto", dtype: str = "auto", prefer_bf16: boo
         return Placement(chosen, torch.bfloat16 if bf16 else torch.float16)
     if chosen.type == "mps":
         return Placement(chosen, torch.float16)
-    return Placement(chosen, torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    return Placement(chosen, torch.float32)
 
 
 def free_accelerator_memory() -> None:

@@ -22,7 +22,7 @@ from imgopen.config import Settings
 from imgopen.engine.cache import ModelCache, default_budget
 from imgopen.engine.checks import check_generation
 from imgopen.engine.coalesce import BatchRun, Member, MemberDone, batch_key
-from imgopen.engine.device import Placement, choose_placement, is_out_of_memory
+from imgopen.engine.device import Placement, choose_placement, cpu_has_native_bf16, is_out_of_memory
 from imgopen.engine.fast_path import (
     SpeedPlan,
     apply_fast_path,
@@ -68,6 +68,8 @@ class DiffusionEngine:
         self.catalog = catalog
         self.settings = settings
         self.placement = choose_placement(settings.device, settings.dtype)
+        if self.placement.device.type == "cpu" and self.placement.dtype == torch.float32 and cpu_has_native_bf16():
+            log.info("this CPU computes bf16 natively: IMGOPEN_DTYPE=bf16 generates about 1.8 times as fast")
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
         # Every model of the worker, the tools' included (whoever builds both passes the same one).

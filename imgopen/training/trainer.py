@@ -17,7 +17,6 @@ import torch
 from PIL import Image
 from torch.nn import functional
 
-from imgopen.engine.device import Placement
 from imgopen.engine.loader import load_pipeline
 from imgopen.engine.service import DiffusionEngine
 from imgopen.tasks.context import TaskContext
@@ -54,10 +53,6 @@ class LoraTrainer:
         self.ctx = ctx
         self.work_dir = work_dir
         self.placement = engine.placement
-        if not self.placement.is_cuda and engine.settings.dtype == "auto":
-            # Generation on a CPU may run in bf16 (IMGOPEN_DTYPE=auto); training stays in fp32 there, as
-            # mixedPrecision promises ("no": full precision; the CPU has no fp16 mixed precision).
-            self.placement = Placement(self.placement.device, torch.float32)
         self.base = resolve_base(engine.catalog, params, engine.settings.default_checkpoint)
         self.is_xl = self.base.base_model == "SDXL 1.0"
         self.warnings: list[str] = []

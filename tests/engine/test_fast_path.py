@@ -94,12 +94,10 @@ def test_the_plan_per_device_and_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     assert speed_plan("auto", CUDA16).vae_dtype is None  # fp16 VAE, guarded (T4-class GPUs)
 
 
-def test_cpu_dtype_is_bf16_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cpu_dtype_is_fp32_unless_bf16_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
-    assert choose_placement("cpu").dtype == torch.bfloat16
-    assert choose_placement("cpu", "fp32").dtype == torch.float32
-    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
-    assert choose_placement("cpu").dtype == torch.float32
+    assert choose_placement("cpu").dtype == torch.float32  # bf16 changes images: only on request
+    assert choose_placement("cpu", "bf16").dtype == torch.bfloat16
 
 
 # --- same images --------------------------------------------------------------------------------------
