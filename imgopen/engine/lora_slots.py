@@ -45,6 +45,9 @@ class _Slot:
     adapter: str
     key: str | None = None  # the LoRA file in it
     base: dict[str, float] = field(default_factory=dict)  # module -> scaling of the file at weight 1
+    # The LoRA layers holding this slot's adapter, found once per load: walking every module of a
+    # UNet on each request would cost milliseconds per slot.
+    modules: list[tuple[str, Any]] = field(default_factory=list)
 
 
 class LoraSlots:
@@ -89,7 +92,7 @@ class LoraSlots:
                 module.set_adapter(names, inference_mode=True)
 
     def _scale(self, slot: _Slot, weight: float) -> None:
-        for name, module in self._lora_modules(slot.adapter):
+        for name, module in slot.modules:
             scaling = module.scaling[slot.adapter]
             value = slot.base.get(name, 0.0) * weight
             if isinstance(scaling, torch.Tensor):
@@ -150,7 +153,8 @@ class LoraSlots:
             self.fresh_loads += 1
         self.loads += 1
         slot.key = lora.key
-        slot.base = {name: float(module.scaling[slot.adapter]) for name, module in self._lora_modules(slot.adapter)}
+        slot.modules = self._lora_modules(slot.adapter)
+        slot.base = {name: float(module.scaling[slot.adapter]) for name, module in slot.modules}
         self._load_text_parts(state, alphas, lora)
 
     def _load_denoiser(self, state: dict[str, torch.Tensor], alphas: Any, adapter: str, hotswap: bool) -> None:
