@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 BASE_PATH = "/AIGCImgOpenServ/saas"
 TOOL_FINAL = {1, 2, 3}
 SD_FINAL = {2, 4, 5}
+_JSON_BODY = {"Content-Type": "application/json"}
 
 
 class ApiError(Exception):
@@ -81,9 +83,11 @@ class Client:
     # --- the wire ---------------------------------------------------------------------------------
     def envelope(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST body to path; the whole envelope, whatever its code."""
-        response = self._http.post(path, json=body)
+        # orjson: a body with an inline image is half a megabyte of JSON, which the standard
+        # library takes a millisecond to escape; orjson a few hundredths.
+        response = self._http.post(path, content=orjson.dumps(body), headers=_JSON_BODY)
         response.raise_for_status()
-        answer: dict[str, Any] = response.json()
+        answer: dict[str, Any] = orjson.loads(response.content)
         return answer
 
     def call(self, path: str, body: dict[str, Any]) -> Any:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imgopen.clock import now_ms
@@ -51,11 +51,33 @@ def _gb(value: int) -> str:
     return f"{value / 2**30:.3g} GB"
 
 
+_KEY_QUOTA = select(*_QUOTA_COLUMNS).where(K.c.id == bindparam("b_key"))
+# (UPDATE statements may not name a bound parameter like a column: hence the b_ prefix.)
+_COUNT = (
+    update(U)
+    .where(
+        U.c.key_id == bindparam("b_key"),
+        U.c.day == bindparam("b_day"),
+        U.c.tasks + 1 <= bindparam("b_task_limit"),
+        U.c.images + bindparam("b_images") <= bindparam("b_image_limit"),
+    )
+    .values(tasks=U.c.tasks + 1, images=U.c.images + bindparam("b_images"))
+)
+_USED = select(U.c.tasks, U.c.images).where(U.c.key_id == bindparam("b_key"), U.c.day == bindparam("b_day"))
+_NEW_DAY = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(U)
+    .values(key_id=bindparam("b_key"), day=bindparam("b_day"), tasks=0, images=0)
+    .on_conflict_do_nothing(index_elements=["key_id", "day"])
+    for dialect in (postgresql, sqlite)
+}
+_ADD_STORED = update(K).where(K.c.id == bindparam("b_key")).values(stored_bytes=K.c.stored_bytes + bindparam("b_delta"))
+
+
 def charge(connection: Connection, key_id: str, images: int, stored_bytes: int) -> None:
     """Count one task of `images` images and `stored_bytes` of inputs for the key today, or "403"
     naming the quota it would exceed, its limit and when it resets. Run inside the transaction
     that inserts the task: refused, nothing is counted."""
-    key = connection.execute(select(*_QUOTA_COLUMNS).where(K.c.id == key_id)).first()
+    key = connection.execute(_KEY_QUOTA, {"b_key": key_id}).first()
     if key is None:
         return  # no such key row (internal callers): nothing to count against
     now = now_ms()
@@ -68,40 +90,31 @@ def charge(connection: Connection, key_id: str, images: int, stored_bytes: int) 
             f"quota exceeded: storage, {_gb(key.stored_bytes)} of {_gb(key.quota_storage_bytes)} used; it frees "
             "as this key's files expire (retention) or when the operator raises the quota",
         )
-    day = utc_day(now)
-    _ensure_usage_row(connection, key_id, day)
-    task_limit = key.quota_tasks_per_day if key.quota_tasks_per_day is not None else UNLIMITED
-    image_limit = key.quota_images_per_day if key.quota_images_per_day is not None else UNLIMITED
-    counted = connection.execute(
-        update(U)
-        .where(
-            U.c.key_id == key_id,
-            U.c.day == day,
-            U.c.tasks + 1 <= task_limit,
-            U.c.images + images <= image_limit,
-        )
-        .values(tasks=U.c.tasks + 1, images=U.c.images + images)
-    )
-    if rowcount(counted) == 0:
-        used = connection.execute(select(U.c.tasks, U.c.images).where(U.c.key_id == key_id, U.c.day == day)).one()
-        if used.tasks + 1 > task_limit:
-            what = f"tasks per day, {used.tasks} of {task_limit} used"
-        else:
-            what = f"images per day, {used.images} of {image_limit} used and this task asks for {images}"
-        raise ImgOpenError("403", f"quota exceeded: {what}; resets at {next_reset(now)}")
+    params = {
+        "b_key": key_id,
+        "b_day": utc_day(now),
+        "b_images": images,
+        "b_task_limit": key.quota_tasks_per_day if key.quota_tasks_per_day is not None else UNLIMITED,
+        "b_image_limit": key.quota_images_per_day if key.quota_images_per_day is not None else UNLIMITED,
+    }
+    # The day's row exists for all but the key's first task of the day: count first, make it if not.
+    if rowcount(connection.execute(_COUNT, params)) == 0:
+        connection.execute(_NEW_DAY[connection.dialect.name], params)
+        if rowcount(connection.execute(_COUNT, params)) == 0:
+            used = connection.execute(_USED, params).one()
+            if used.tasks + 1 > params["b_task_limit"]:
+                what = f"tasks per day, {used.tasks} of {params['b_task_limit']} used"
+            else:
+                what = (
+                    f"images per day, {used.images} of {params['b_image_limit']} used and this task asks for {images}"
+                )
+            raise ImgOpenError("403", f"quota exceeded: {what}; resets at {next_reset(now)}")
     add_stored_bytes(connection, key_id, stored_bytes)
-
-
-def _ensure_usage_row(connection: Connection, key_id: str, day: str) -> None:
-    values = {"key_id": key_id, "day": day, "tasks": 0, "images": 0}
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement: Any = dialect.insert(U).values(**values).on_conflict_do_nothing(index_elements=["key_id", "day"])
-    connection.execute(statement)
 
 
 def add_stored_bytes(connection: Connection, key_id: str, delta: int) -> None:
     if delta:
-        connection.execute(update(K).where(K.c.id == key_id).values(stored_bytes=K.c.stored_bytes + delta))
+        connection.execute(_ADD_STORED, {"b_key": key_id, "b_delta": delta})
 
 
 class Quotas:

@@ -10,6 +10,8 @@ building and ORM-executing a statement per call cost more than the rest of a sub
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
@@ -25,6 +27,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.tasks.ids import new_task_id
 from imgopen.tasks.states import TaskState
 
+_OWNERS_KEPT = 4096
 ACTIVE_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value)
 QUEUED, RUNNING = TaskState.QUEUED.value, TaskState.RUNNING.value
 T = cast(Table, Task.__table__)
@@ -119,6 +122,7 @@ def _finish_statement(owned: bool) -> Any:
             error_msg=bindparam("b_error_msg"),
             progress=func.coalesce(bindparam("b_progress", type_=Float), T.c.progress),
             progress_info=None,
+            stored_bytes=T.c.stored_bytes + bindparam("b_stored"),
         )
         .returning(T.c.callback_url, T.c.key_id)
     )
@@ -184,6 +188,10 @@ class TaskStore:
     def __init__(self, db: Database, task_prefix: str = "loc") -> None:
         self._db = db
         self._prefix = task_prefix
+        # Task id -> its key: it never changes, and every input a worker reads asks it (the
+        # cross-key check of ImageInputs), so the newest ones are kept.
+        self._owners: OrderedDict[str, str] = OrderedDict()
+        self._owners_lock = threading.Lock()
 
     def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
         with self._db.read() as session:
@@ -201,8 +209,21 @@ class TaskStore:
 
     def owner_of(self, task_id: str) -> str | None:
         """The access key that submitted the task (None: no such task)."""
+        with self._owners_lock:
+            known = self._owners.get(task_id)
+        if known is not None:
+            return known
         row = self._one(_OWNER_BY_ID, {"id": task_id})
-        return str(row.key_id) if row is not None else None
+        if row is None:
+            return None
+        self._remember_owner(task_id, str(row.key_id))
+        return str(row.key_id)
+
+    def _remember_owner(self, task_id: str, key_id: str) -> None:
+        with self._owners_lock:
+            self._owners[task_id] = key_id
+            if len(self._owners) > _OWNERS_KEPT:
+                self._owners.popitem(last=False)
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""
@@ -284,6 +305,7 @@ class TaskStore:
             if existing is None:  # the conflict was not ours (a task id clash): surface it
                 raise
             return existing, False
+        self._remember_owner(values["id"], new.key_id)
         return Task(seq=seq, **values), True
 
     def active(self, key_id: str, kind: str) -> list[Task]:
@@ -462,17 +484,14 @@ class TaskStore:
             "b_error_code": None if state == TaskState.SUCCESS else error_code,
             "b_error_msg": None if state == TaskState.SUCCESS else error_msg,
             "b_progress": 1.0 if state == TaskState.SUCCESS else None,
+            "b_stored": stored_bytes,
         }
         with self._db.transaction() as session:
             connection = session.connection()
             done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
             if done is None:
                 return False
-            if stored_bytes:
-                connection.execute(
-                    update(T).where(T.c.id == task_id).values(stored_bytes=T.c.stored_bytes + stored_bytes)
-                )
-                add_stored_bytes(connection, done.key_id, stored_bytes)
+            add_stored_bytes(connection, done.key_id, stored_bytes)
             if done.callback_url:
                 connection.execute(
                     _INSERT_CALLBACK,

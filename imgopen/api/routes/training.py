@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
+from imgopen.api.fast_json import OrjsonRoute
 from imgopen.api.schemas import CancelAnswer, TaskProgressFields
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
@@ -81,7 +82,7 @@ def submit_training(services: ApiServices, key_id: str, body: TrainingParams) ->
 
 
 def build_training_router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix + "/modelTraining", tags=["training"])
+    router = APIRouter(prefix=prefix + "/modelTraining", tags=["training"], route_class=OrjsonRoute)
 
     @router.post("/submitTraining/Job", summary="Train a LoRA", responses=documented(TrainingSubmitted))
     async def submit(body: TrainingParams, key: KeyDep, services: ServicesDep) -> Response:
