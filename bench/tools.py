@@ -89,8 +89,12 @@ def main() -> None:
 
                 time_direct(tool, body, settings, direct_services)  # warm: models loaded, caches filled
                 time_api(client, case.code, body)
-                direct = statistics.median(time_direct(tool, body, settings, direct_services) for _ in range(rounds))
-                api = statistics.median(time_api(client, case.code, body) for _ in range(rounds))
+                # Interleaved, so that the machine's drift (other load, CPU frequency) reaches both alike.
+                directs, apis = [], []
+                for _ in range(rounds):
+                    directs.append(time_direct(tool, body, settings, direct_services))
+                    apis.append(time_api(client, case.code, body))
+                direct, api = statistics.median(directs), statistics.median(apis)
                 rows.append((case, direct, api))
                 print(f"  {case.label}: direct {direct * 1000:.1f} ms, API {api * 1000:.1f} ms", file=sys.stderr)
         direct_services.stop()
@@ -98,7 +102,7 @@ def main() -> None:
     for case, direct, api in rows:
         goal = f"direct <= {case.goal_direct_ms:g} ms" if case.goal_direct_ms else ""
         print(f"{case.label:<34} {direct * 1000:10.1f} {api * 1000:10.1f} {(api - direct) * 1000:12.1f}  {goal}")
-    print("API overhead goal: <= 20 ms")
+    print("API overhead goal (issue 13): <= 5 ms at the median for the cheap tools")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ async def settled(services: ApiServices, find: Callable[[], Task], wait_seconds:
     while not TaskState(task.state).is_final and (left := deadline - time.monotonic()) > 0:
         # Woken at once by this process's workers; the 1 s cap notices other processes' work.
         await services.waiters.wait(task.id, min(left, 1.0))
-        task = find()
+        task = services.tasks.ended(task.id) or find()
     return task
 
 

@@ -28,6 +28,7 @@ from imgopen.tasks.ids import new_task_id
 from imgopen.tasks.states import TaskState
 
 _OWNERS_KEPT = 4096
+_ENDED_KEPT = 64  # rows hold their params: inline images up to 96 KB each
 ACTIVE_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value)
 QUEUED, RUNNING = TaskState.QUEUED.value, TaskState.RUNNING.value
 T = cast(Table, Task.__table__)
@@ -124,7 +125,7 @@ def _finish_statement(owned: bool) -> Any:
             progress_info=None,
             stored_bytes=T.c.stored_bytes + bindparam("b_stored"),
         )
-        .returning(T.c.callback_url, T.c.key_id)
+        .returning(*T.c)
     )
 
 
@@ -192,6 +193,9 @@ class TaskStore:
         # cross-key check of ImageInputs), so the newest ones are kept.
         self._owners: OrderedDict[str, str] = OrderedDict()
         self._owners_lock = threading.Lock()
+        # Task id -> its row as it ended here: a long-polling query woken by that end answers
+        # from it instead of reading the row again (the final row no longer changes then).
+        self._ended: OrderedDict[str, Task] = OrderedDict()
 
     def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
         with self._db.read() as session:
@@ -224,6 +228,11 @@ class TaskStore:
             self._owners[task_id] = key_id
             if len(self._owners) > _OWNERS_KEPT:
                 self._owners.popitem(last=False)
+
+    def ended(self, task_id: str) -> Task | None:
+        """The task's final row if it ended recently in this process (None: ask the database)."""
+        with self._owners_lock:
+            return self._ended.get(task_id)
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""
@@ -491,6 +500,7 @@ class TaskStore:
             done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
             if done is None:
                 return False
+            ended = _task(done)
             add_stored_bytes(connection, done.key_id, stored_bytes)
             if done.callback_url:
                 connection.execute(
@@ -507,7 +517,12 @@ class TaskStore:
                         "updated_at": now,
                     },
                 )
-            return True
+        assert ended is not None
+        with self._owners_lock:
+            self._ended[task_id] = ended
+            if len(self._ended) > _ENDED_KEPT:
+                self._ended.popitem(last=False)
+        return True
 
     # --- cancel and recovery --------------------------------------------------------------------
     def cancel(self, task: Task) -> TaskState:
