@@ -6,18 +6,54 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from imgopen.catalog.catalog import ModelEntry
 from imgopen.catalog.detect import FLUX_FAMILIES
-from imgopen.engine.fast_path import FastState, unfuse_for_lora
+from imgopen.engine.fast_path import FastState, denoiser_of, unfuse_for_lora
 from imgopen.engine.lora_slots import LoraSlots, SlotLora
 from imgopen.engine.resolve import INSTRUCT_PIX2PIX, LoraUse
 from imgopen.engine.samplers import make_scheduler
 from imgopen.errors import ImgOpenError
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _pinned(modules: list[Any]) -> Iterator[None]:
+    """Within the block, `.to(...)` leaves these modules as they are."""
+    for module in modules:
+        module.to = lambda *_args, _module=module, **_kwargs: _module
+    try:
+        yield
+    finally:
+        for module in modules:
+            del module.to
+
+
+def derive_pipeline(factory: Any, pipe: Any, **extra: Any) -> Any:
+    """`factory.from_pipe(pipe, **extra)` with every shared module left in its own dtype.
+
+    from_pipe ends by casting the new pipeline, whose modules are `pipe`'s own, to one dtype (fp32
+    unless told): a half-precision checkpoint turned fp32 in place at its first image2image or
+    ControlNet request, twice slower from then on and at odds with a VAE override loaded in the
+    model's dtype. So the cast goes to the denoiser's dtype (a no-op for the modules already in it),
+    and a module kept in another dtype on purpose (the fast path's bf16 VAE) is left out of it."""
+    import torch
+
+    dtype = denoiser_of(pipe).dtype
+    odd = [
+        module
+        for module in (*pipe.components.values(), *extra.values())
+        if isinstance(module, torch.nn.Module) and getattr(module, "dtype", dtype) != dtype
+    ]
+    with _pinned(odd):
+        derived = factory.from_pipe(pipe, dtype=dtype, **extra)
+    derived.set_progress_bar_config(disable=True)
+    return derived
 
 
 @dataclass
@@ -80,8 +116,7 @@ class LoadedCheckpoint:
                 "image2image": diffusers.AutoPipelineForImage2Image,
                 "inpaint": diffusers.AutoPipelineForInpainting,
             }[kind]
-            derived = auto.from_pipe(self.pipe)
-            derived.set_progress_bar_config(disable=True)
+            derived = derive_pipeline(auto, self.pipe)
             self.variants[kind] = derived
         return self.variants[kind]
 
@@ -98,9 +133,7 @@ class LoadedCheckpoint:
             ("inpaint", True): "StableDiffusionXLControlNetInpaintPipeline",
         }
         cls = getattr(diffusers, names[(kind, self.is_xl)])
-        derived = cls.from_pipe(self.pipe, controlnet=controlnet)
-        derived.set_progress_bar_config(disable=True)
-        return derived
+        return derive_pipeline(cls, self.pipe, controlnet=controlnet)
 
     # --- per-request state ----------------------------------------------------------------------
     def configure(self, pipe: Any, sampler: str | None, vae: Any | None) -> None:

@@ -240,3 +240,40 @@ def test_flux_lora_swaps_on_a_compiled_transformer_do_not_recompile(tmp_path: Pa
     assert COMPILATIONS.count == compiled, "a LoRA change recompiled the transformer"
     with_lora = images(fast, tmp_path, "a red cat <lora:tiny-flux-style:0.9>", **flux)
     assert not close(with_lora, images(fast, tmp_path, "a red cat", **flux)), "the LoRA changed nothing"
+
+
+# --- derived pipelines ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("odd_vae", [False, True], ids=["bf16-model", "fp32-model-bf16-vae"])
+def test_derived_pipelines_leave_every_module_in_its_dtype(tmp_path: Path, tiny_models: Path, odd_vae: bool) -> None:
+    """diffusers' from_pipe casts the modules it shares to fp32 unless told: a bf16 (or fp16) model
+    turned fp32 in place at its first ControlNet request. Neither the model nor a VAE kept in
+    another dtype on purpose may change."""
+    from diffusers import ControlNetModel, StableDiffusionPipeline
+
+    from imgopen.engine.pipelines import LoadedCheckpoint
+
+    dtype = torch.float32 if odd_vae else torch.bfloat16
+    pipe = StableDiffusionPipeline.from_pretrained(str(tiny_models / "checkpoints" / "tiny-sd15"), dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    if odd_vae:
+        prepare_vae(pipe.vae, SpeedPlan(vae_dtype=torch.bfloat16, nan_guard=True))
+    before = {name: m.dtype for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    assert before["unet"] == dtype and before["vae"] == torch.bfloat16
+    engine = make_engine(tmp_path, tiny_models)
+    params = Text2ImageParams.model_validate({"prompt": "x", "batch_size": 1, "sd_model_checkpoint": "tiny-sd15"})
+    entry = engine.check(params).checkpoint
+    loaded = LoadedCheckpoint.wrap(entry, pipe)
+    controlnet = ControlNetModel.from_pretrained(str(tiny_models / "controlnet" / "tiny-control-sd15"), dtype=dtype)
+    derived = [
+        loaded.variant("image2image"),
+        loaded.variant("inpaint"),
+        loaded.controlnet_pipeline("text2image", controlnet),
+    ]
+    after = {name: m.dtype for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    assert after == before
+    assert controlnet.dtype == dtype
+    assert all(d.unet is pipe.unet and d.vae is pipe.vae for d in derived)  # shared, not copied
+    # And they run: the ControlNet pipeline draws in the model's dtype with the VAE in its own.
+    control = astronaut().resize((64, 64))
+    out = derived[2]("a red cat", image=control, num_inference_steps=2, width=64, height=64).images[0]
+    assert out.size == (64, 64)
