@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from imgopen.config import Settings
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
 from imgopen.media.address_policy import AddressPolicy
-from imgopen.media.decode import decode_image
+from imgopen.media.decode import check_header, decode_image
 from imgopen.media.inputs import EXTENSIONS, INLINE_LIMIT, ImageInputs, is_inline, stored_ref
 from imgopen.metrics import Metrics
 from imgopen.schemas.types import iter_images, path_text, set_path
@@ -115,6 +116,8 @@ class TaskSubmitter:
         self._settings = settings
         self._metrics = metrics
         self._rate = RateLimiter(settings.rate_limit_per_minute)
+        # Work of a submit that overlaps its image decoding (hashing, writing the input).
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgopen-submit")
 
     def is_quick(self, sub: Submission) -> bool:
         """Whether the submit needs no network and little CPU (small inline images, no callback to
@@ -130,15 +133,19 @@ class TaskSubmitter:
 
     def submit(self, sub: Submission) -> tuple[Task, bool]:
         """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
-        digest = body_hash(sub.request)
         limit = self._settings.max_active_tasks_per_key
         if not all(is_inline(value) for _path, value in iter_images(sub.request)):
+            hashed = body_hash(sub.request)
+            digest: str | Future[str] = hashed
             # Before fetching anything: a resubmit is answered without a download, 409 / 429 first.
-            existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, digest, limit)
+            existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, hashed, limit)
             if existing_id is not None:
                 existing = self._store.get(existing_id)
                 assert existing is not None
                 return existing, False
+        else:
+            # Hashing an inline image (SHA-256 releases the GIL) overlaps its decoding.
+            digest = self._side.submit(body_hash, sub.request)
         self._rate.hit(sub.key_id)
         if sub.callback_url:
             self._check_callback(sub.callback_url)
@@ -150,13 +157,13 @@ class TaskSubmitter:
                 sub.precheck(sizes)
             task, created = self._store.submit(
                 NewTask(
+                    body_hash=digest if isinstance(digest, str) else digest.result(),
                     kind=sub.kind,
                     tool_code=sub.tool_code,
                     key_id=sub.key_id,
                     business_task_id=sub.business_task_id,
                     pool=sub.pool,
                     params=params,
-                    body_hash=digest,
                     callback_url=sub.callback_url,
                     task_id=task_id,
                     affinity=sub.affinity,
@@ -190,13 +197,23 @@ class TaskSubmitter:
             what = path_text(path)
             if value not in done:
                 data = self._inputs.read_bytes(value, what, key_id)
-                decoded = decode_image(data, what, self._inputs.limits.max_pixels)
                 ref: str = value
                 if not is_inline(value) or len(value) > INLINE_LIMIT:
+                    fmt = check_header(data, what, self._inputs.limits.max_pixels)[0]
                     name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
-                    key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(decoded.format, 'bin')}"
-                    ref = stored_ref(self._storage.put(key, data))
+                    key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(fmt, 'bin')}"
+                    # Written while the image decodes (both outside the GIL); a failed decode
+                    # waits for the write, then submit() deletes the task's inputs.
+                    written = self._side.submit(self._storage.put, key, data)
+                    try:
+                        decoded = decode_image(data, what, self._inputs.limits.max_pixels)
+                    except BaseException:
+                        wait([written])
+                        raise
+                    ref = stored_ref(written.result())
                     stored += len(data)
+                else:
+                    decoded = decode_image(data, what, self._inputs.limits.max_pixels)
                 self._inputs.hand_over(ref, decoded)
                 done[value] = (ref, decoded.image.size)
             ref, size = done[value]
