@@ -15,7 +15,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,7 +91,8 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
     def read(self) -> Session:
@@ -103,6 +104,20 @@ class Database:
         """A session whose work is committed at the end of the block (rolled back on error)."""
         with self._write_lock or nullcontext(), self._writes.begin() as session:
             yield session
+
+    # Core connections for the hot paths (the task store): an ORM session around a statement costs
+    # a fifth of a millisecond more per call, a good part of a cheap task's overhead.
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reading (`with db.reading() as connection:`)."""
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection whose work is committed at the end of the block (rolled back on error)."""
+        with self._write_lock or nullcontext(), self._write_engine.begin() as connection:
+            yield connection
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""

@@ -105,13 +105,17 @@ class InProcessExecutor:
         self._leases.stop()
 
     def dispatch(self, task: Task) -> None:
-        self._wake_threads(next(group for group, pools in THREAD_POOLS.items() if task.pool in pools))
+        # One task, one thread woken: more would race for it and then for the GIL while it runs.
+        self._wake_threads(next(group for group, pools in THREAD_POOLS.items() if task.pool in pools), every=False)
 
-    def _wake_threads(self, pool: str) -> None:
+    def _wake_threads(self, pool: str, every: bool = True) -> None:
         condition = self._wake[pool]
         with condition:
             self._pending[pool] = True
-            condition.notify_all()
+            if every:
+                condition.notify_all()
+            else:
+                condition.notify()
 
     def run_now(self, task_id: str) -> bool:
         """Run a queued task in the caller's thread (synchronous tools); False when a worker

@@ -4,7 +4,7 @@ The table is the single source of truth; executors only move rows along the stat
 (tasks/states.py). Each change is guarded by the state (and lease owner) it expects, so two
 workers, a restart or a cancel racing each other can never both win.
 
-The statements are built once, with bound parameters, and run on the session's connection:
+The statements are built once, with bound parameters, and run on a Core connection (no ORM session):
 building and ORM-executing a statement per call cost more than the rest of a submit.
 """
 
@@ -198,8 +198,8 @@ class TaskStore:
         self._ended: OrderedDict[str, Task] = OrderedDict()
 
     def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
-        with self._db.read() as session:
-            return session.connection().execute(statement, params).first()
+        with self._db.reading() as connection:
+            return connection.execute(statement, params).first()
 
     # --- submit and read ------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -245,8 +245,7 @@ class TaskStore:
         """Before a submit, in one read: the id of the task this businessTaskId already made with
         the same body (None if new); "409" for another body, "429" when the key has `max_active`
         tasks queued or running."""
-        with self._db.read() as session:
-            connection = session.connection()
+        with self._db.reading() as connection:
             row = connection.execute(_HASH_BY_BUSINESS_ID, {"key_id": key_id, "bid": business_task_id}).first()
             if row is not None:
                 if row.body_hash != body_hash:
@@ -296,8 +295,7 @@ class TaskStore:
         }
         ids = {"key_id": new.key_id, "bid": new.business_task_id}
         try:
-            with self._db.transaction() as session:
-                connection = session.connection()
+            with self._db.writing() as connection:
                 existing = _task(connection.execute(_BY_BUSINESS_ID, ids).first())
                 if existing is not None:
                     if existing.body_hash != new.body_hash:
@@ -319,8 +317,8 @@ class TaskStore:
 
     def active(self, key_id: str, kind: str) -> list[Task]:
         """The key's tasks of `kind` queued or running: the running ones first, then in queue order."""
-        with self._db.read() as session:
-            rows = session.connection().execute(
+        with self._db.reading() as connection:
+            rows = connection.execute(
                 select(T)
                 .where(T.c.key_id == key_id, T.c.kind == kind, T.c.state.in_(ACTIVE_STATES))
                 .order_by(case((T.c.state == RUNNING, 0), else_=1), T.c.seq)
@@ -341,8 +339,8 @@ class TaskStore:
         self, key_id: str, kind: str | None = None, state: str | None = None, limit: int = 20, offset: int = 0
     ) -> list[Task]:
         """The key's tasks, newest first (by submission order), optionally of one kind and state."""
-        with self._db.read() as session:
-            rows = session.connection().execute(
+        with self._db.reading() as connection:
+            rows = connection.execute(
                 select(T).where(*self._of_key(key_id, kind, state)).order_by(T.c.seq.desc()).limit(limit).offset(offset)
             )
             return [task for row in rows if (task := _task(row)) is not None]
@@ -365,8 +363,8 @@ class TaskStore:
 
     def pool_stats(self) -> list[PoolStats]:
         """Per active state and pool: how many tasks, and since when the oldest waits."""
-        with self._db.read() as session:
-            rows = session.execute(
+        with self._db.reading() as connection:
+            rows = connection.execute(
                 select(T.c.state, T.c.pool, func.count(), func.min(T.c.updated_at))
                 .where(T.c.state.in_(ACTIVE_STATES))
                 .group_by(T.c.state, T.c.pool)
@@ -376,8 +374,8 @@ class TaskStore:
     def waiting_since(self, before_ms: int) -> dict[str, int]:
         """Pool -> tasks queued (or queued again) before `before_ms`: those a worker should have
         taken by now."""
-        with self._db.read() as session:
-            rows = session.execute(
+        with self._db.reading() as connection:
+            rows = connection.execute(
                 select(T.c.pool, func.count()).where(T.c.state == QUEUED, T.c.updated_at < before_ms).group_by(T.c.pool)
             ).all()
         return {pool: int(n) for pool, n in rows}
@@ -395,8 +393,8 @@ class TaskStore:
         if prefer:
             params |= {"b_prefer": list(prefer), "b_waited": now - affinity_wait_ms}
         claim = _CLAIMS[(self._db.is_postgres, bool(prefer))]
-        with self._db.transaction() as session:
-            return _task(session.connection().execute(claim, params).first())
+        with self._db.writing() as connection:
+            return _task(connection.execute(claim, params).first())
 
     def queued_like(self, task: Task, limit: int) -> list[Task]:
         """Up to `limit` queued tasks of the same pool, kind, mode and checkpoint as `task`, in queue
@@ -415,8 +413,8 @@ class TaskStore:
             .order_by(T.c.priority.desc(), T.c.seq)
             .limit(limit)
         )
-        with self._db.read() as session:
-            rows = session.connection().execute(statement)
+        with self._db.reading() as connection:
+            rows = connection.execute(statement)
             return [found for row in rows if (found := _task(row)) is not None]
 
     def claim(self, task_id: str, owner: str, lease_ms: int) -> Task | None:
@@ -435,33 +433,31 @@ class TaskStore:
             )
             .returning(*T.c)
         )
-        with self._db.transaction() as session:
-            return _task(session.connection().execute(claim).first())
+        with self._db.writing() as connection:
+            return _task(connection.execute(claim).first())
 
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
-        with self._db.transaction() as session:
-            row = (
-                session.connection()
-                .execute(_RENEW, {"b_id": task_id, "b_owner": owner, "b_expires": now_ms() + lease_ms})
-                .first()
-            )
+        with self._db.writing() as connection:
+            row = connection.execute(
+                _RENEW, {"b_id": task_id, "b_owner": owner, "b_expires": now_ms() + lease_ms}
+            ).first()
         return (False, True) if row is None else (True, bool(row.cancel_requested))
 
     def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> Signals:
         """What the task should know after recording its progress: a cancel or a skip from any
         process reaches the running task at its next report, not only at the next lease renewal."""
         params = {"b_id": task_id, "b_owner": owner, "b_progress": max(0.0, min(1.0, progress)), "b_info": info}
-        with self._db.transaction() as session:
-            row = session.connection().execute(_PROGRESS, {**params, "b_now": now_ms()}).first()
+        with self._db.writing() as connection:
+            row = connection.execute(_PROGRESS, {**params, "b_now": now_ms()}).first()
         if row is None:
             return Signals(owned=False, cancel=True, skips=0)
         return Signals(owned=True, cancel=bool(row.cancel_requested), skips=int(row.skip_requested or 0))
 
     def request_skip(self, task_id: str) -> bool:
         """Ask a running task to end its current image and go on (False: it is not running)."""
-        with self._db.transaction() as session:
-            done = session.connection().execute(
+        with self._db.writing() as connection:
+            done = connection.execute(
                 update(T)
                 .where(T.c.id == task_id, T.c.state == RUNNING)
                 .values(skip_requested=T.c.skip_requested + 1, updated_at=now_ms())
@@ -495,8 +491,7 @@ class TaskStore:
             "b_progress": 1.0 if state == TaskState.SUCCESS else None,
             "b_stored": stored_bytes,
         }
-        with self._db.transaction() as session:
-            connection = session.connection()
+        with self._db.writing() as connection:
             done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
             if done is None:
                 return False
@@ -531,8 +526,7 @@ class TaskStore:
             task.id, None, TaskState.CANCELLED, error_msg="cancelled before it started", from_states=(QUEUED,)
         ):
             return TaskState.CANCELLED
-        with self._db.transaction() as session:
-            connection = session.connection()
+        with self._db.writing() as connection:
             connection.execute(
                 update(T)
                 .where(T.c.id == task.id, T.c.state == RUNNING)
@@ -556,8 +550,8 @@ class TaskStore:
         }
         if not count_attempt:
             values["attempts"] = T.c.attempts - 1
-        with self._db.transaction() as session:
-            done = session.connection().execute(
+        with self._db.writing() as connection:
+            done = connection.execute(
                 update(T).where(T.c.id == task_id, T.c.lease_owner == owner, T.c.state == RUNNING).values(**values)
             )
             return rowcount(done) == 1
@@ -566,16 +560,12 @@ class TaskStore:
         """Running tasks whose worker stopped renewing its lease: queued again once, then failed.
         Tasks in `alive` are known to run in the caller's process (a starved lease thread, not a
         dead worker) and are left alone."""
-        with self._db.read() as session:
-            stale = (
-                session.connection()
-                .execute(
-                    select(T.c.id, T.c.attempts, T.c.lease_owner, T.c.cancel_requested).where(
-                        T.c.state == RUNNING, T.c.lease_expires_at < now_ms()
-                    )
+        with self._db.reading() as connection:
+            stale = connection.execute(
+                select(T.c.id, T.c.attempts, T.c.lease_owner, T.c.cancel_requested).where(
+                    T.c.state == RUNNING, T.c.lease_expires_at < now_ms()
                 )
-                .all()
-            )
+            ).all()
         out: list[Recovered] = []
         for task_id, attempts, owner, cancel_requested in stale:
             if task_id in alive:
