@@ -44,6 +44,7 @@ class ApiServices(Core):
     def stop(self) -> None:
         self.retention.stop()
         self.executor.stop()
+        self.submitter.close()
         self.callbacks.stop()
         self.catalog.stop()
         self.fetcher.close()

@@ -119,6 +119,9 @@ class TaskSubmitter:
         # Work of a submit that overlaps its image decoding (hashing, writing the input).
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgopen-submit")
 
+    def close(self) -> None:
+        self._side.shutdown(wait=True)
+
     def is_quick(self, sub: Submission) -> bool:
         """Whether the submit needs no network and little CPU (small inline images, no callback to
         resolve): then the API runs it on the event loop instead of handing it to a thread."""
