@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class LoadedCheckpoint:
     # What the fast path did to the pipeline (None: nothing); on a compiled one, LoRAs go into slots.
     fast: FastState | None = None
     slots: LoraSlots | None = None
+    # Deriving pipelines briefly pins modules (derive_pipeline): one derivation at a time.
+    derive_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def wrap(
@@ -109,16 +112,16 @@ class LoadedCheckpoint:
         refuses the rest)."""
         if kind == "text2image" or self.is_instruct_pix2pix or self.is_flux_fill:
             return self.pipe
-        if kind not in self.variants:
-            import diffusers
+        with self.derive_lock:
+            if kind not in self.variants:
+                import diffusers
 
-            auto = {
-                "image2image": diffusers.AutoPipelineForImage2Image,
-                "inpaint": diffusers.AutoPipelineForInpainting,
-            }[kind]
-            derived = derive_pipeline(auto, self.pipe)
-            self.variants[kind] = derived
-        return self.variants[kind]
+                auto = {
+                    "image2image": diffusers.AutoPipelineForImage2Image,
+                    "inpaint": diffusers.AutoPipelineForInpainting,
+                }[kind]
+                self.variants[kind] = derive_pipeline(auto, self.pipe)
+            return self.variants[kind]
 
     def controlnet_pipeline(self, kind: str, controlnet: Any) -> Any:
         """A ControlNet pipeline (text2image, image2image or inpaint) around this checkpoint."""
@@ -133,7 +136,8 @@ class LoadedCheckpoint:
             ("inpaint", True): "StableDiffusionXLControlNetInpaintPipeline",
         }
         cls = getattr(diffusers, names[(kind, self.is_xl)])
-        return derive_pipeline(cls, self.pipe, controlnet=controlnet)
+        with self.derive_lock:
+            return derive_pipeline(cls, self.pipe, controlnet=controlnet)
 
     # --- per-request state ----------------------------------------------------------------------
     def configure(self, pipe: Any, sampler: str | None, vae: Any | None) -> None:
