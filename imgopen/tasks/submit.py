@@ -137,18 +137,21 @@ class TaskSubmitter:
     def submit(self, sub: Submission) -> tuple[Task, bool]:
         """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
         limit = self._settings.max_active_tasks_per_key
-        if not all(is_inline(value) for _path, value in iter_images(sub.request)):
-            hashed = body_hash(sub.request)
-            digest: str | Future[str] = hashed
+        images = [value for _path, value in iter_images(sub.request)]
+        digest: str | Future[str]
+        if not all(is_inline(value) for value in images):
+            digest = body_hash(sub.request)
             # Before fetching anything: a resubmit is answered without a download, 409 / 429 first.
-            existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, hashed, limit)
+            existing_id = self._store.check_submit(sub.key_id, sub.business_task_id, digest, limit)
             if existing_id is not None:
                 existing = self._store.get(existing_id)
                 assert existing is not None
                 return existing, False
-        else:
-            # Hashing an inline image (SHA-256 releases the GIL) overlaps its decoding.
+        elif sum(len(value) for value in images) > INLINE_LIMIT:
+            # Hashing a large inline image (SHA-256 releases the GIL) overlaps its decoding.
             digest = self._side.submit(body_hash, sub.request)
+        else:
+            digest = body_hash(sub.request)
         self._rate.hit(sub.key_id)
         if sub.callback_url:
             self._check_callback(sub.callback_url)
@@ -160,13 +163,13 @@ class TaskSubmitter:
                 sub.precheck(sizes)
             task, created = self._store.submit(
                 NewTask(
-                    body_hash=digest if isinstance(digest, str) else digest.result(),
                     kind=sub.kind,
                     tool_code=sub.tool_code,
                     key_id=sub.key_id,
                     business_task_id=sub.business_task_id,
                     pool=sub.pool,
                     params=params,
+                    body_hash=digest if isinstance(digest, str) else digest.result(),
                     callback_url=sub.callback_url,
                     task_id=task_id,
                     affinity=sub.affinity,
