@@ -171,9 +171,11 @@ def test_retention_deletes_files_and_the_query_says_so(make_settings: SettingsFa
     try:
         client = served.client
         done = client.wait(client.img_enlarge(bid(), SMALL, scale=2))
+        assert done["state"] == "success", done
         url = done["outputImageUrl"]
         # A fetched (own URL) input is stored under its task and expires with it.
         second = client.wait(client.img_enlarge(bid(), url, scale=1.5))
+        assert second["state"] == "success", second
         storage_root = settings.resolved_storage_dir
         assert (storage_root / "outputs" / done["taskId"]).is_dir()
         assert (storage_root / "inputs" / second["taskId"]).is_dir()
