@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Float, Row, Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from imgopen.errors import ImgOpenError
 from imgopen.tasks.ids import new_task_id
 from imgopen.tasks.states import TaskState
 
+V = TypeVar("V")
 _OWNERS_KEPT = 4096
 _ENDED_KEPT = 64  # rows hold their params: inline images up to 96 KB each
 ACTIVE_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value)
@@ -185,17 +186,35 @@ class Recovered:
     requeued: bool
 
 
+class _Newest(Generic[V]):
+    """The newest `size` values by task id, safe across threads (oldest dropped first)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> V | None:
+        with self._lock:
+            return self._items.get(task_id)
+
+    def put(self, task_id: str, value: V) -> None:
+        with self._lock:
+            self._items[task_id] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class TaskStore:
     def __init__(self, db: Database, task_prefix: str = "loc") -> None:
         self._db = db
         self._prefix = task_prefix
         # Task id -> its key: it never changes, and every input a worker reads asks it (the
         # cross-key check of ImageInputs), so the newest ones are kept.
-        self._owners: OrderedDict[str, str] = OrderedDict()
-        self._owners_lock = threading.Lock()
+        self._owners: _Newest[str] = _Newest(_OWNERS_KEPT)
         # Task id -> its row as it ended here: a long-polling query woken by that end answers
         # from it instead of reading the row again (the final row no longer changes then).
-        self._ended: OrderedDict[str, Task] = OrderedDict()
+        self._ended: _Newest[Task] = _Newest(_ENDED_KEPT)
 
     def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
         with self._db.reading() as connection:
@@ -213,26 +232,18 @@ class TaskStore:
 
     def owner_of(self, task_id: str) -> str | None:
         """The access key that submitted the task (None: no such task)."""
-        with self._owners_lock:
-            known = self._owners.get(task_id)
+        known = self._owners.get(task_id)
         if known is not None:
             return known
         row = self._one(_OWNER_BY_ID, {"id": task_id})
         if row is None:
             return None
-        self._remember_owner(task_id, str(row.key_id))
+        self._owners.put(task_id, str(row.key_id))
         return str(row.key_id)
-
-    def _remember_owner(self, task_id: str, key_id: str) -> None:
-        with self._owners_lock:
-            self._owners[task_id] = key_id
-            if len(self._owners) > _OWNERS_KEPT:
-                self._owners.popitem(last=False)
 
     def ended(self, task_id: str) -> Task | None:
         """The task's final row if it ended recently in this process (None: ask the database)."""
-        with self._owners_lock:
-            return self._ended.get(task_id)
+        return self._ended.get(task_id)
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""
@@ -312,7 +323,7 @@ class TaskStore:
             if existing is None:  # the conflict was not ours (a task id clash): surface it
                 raise
             return existing, False
-        self._remember_owner(values["id"], new.key_id)
+        self._owners.put(values["id"], new.key_id)
         return Task(seq=seq, **values), True
 
     def active(self, key_id: str, kind: str) -> list[Task]:
@@ -513,10 +524,7 @@ class TaskStore:
                     },
                 )
         assert ended is not None
-        with self._owners_lock:
-            self._ended[task_id] = ended
-            if len(self._ended) > _ENDED_KEPT:
-                self._ended.popitem(last=False)
+        self._ended.put(task_id, ended)
         return True
 
     # --- cancel and recovery --------------------------------------------------------------------
