@@ -3,7 +3,8 @@ machine and the same model files (random weights of the published shapes, built 
 imgopen.testing.real_size).
 
 - plain: `StableDiffusionPipeline` / `StableDiffusionXLPipeline` from the model's diffusers folder, as
-  a user would write it: fp16 with SDPA on a GPU, fp32 on a CPU, Euler, nothing else.
+  a user would write it: fp16 with SDPA on a GPU, fp32 on a CPU, Euler, nothing else; in a process of
+  its own with torch's defaults (imgopen's processes set THP_MEM_ALLOC_ENABLE: imgopen/process_env.py).
 - imgopen: DiffusionEngine.generate on the same folder with this machine's defaults
   (IMGOPEN_COMPILE=auto, IMGOPEN_DTYPE=auto): the fast path, the result saved as a PNG.
 - on a CPU also imgopen with IMGOPEN_DTYPE=bf16 (opt-in; where the CPU computes bf16 natively).
@@ -21,10 +22,10 @@ Defaults: a GPU: sd15,sdxl, 20 steps, 3 rounds; a CPU: sd15, 4 steps, 2 rounds.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from imgopen.process_env import prepare_model_process
+
+prepare_model_process()  # as `imgopen serve` and `imgopen worker` do, before torch is imported
 
 SIZES = {"sd15": 512, "sdxl": 1024}
 
@@ -74,6 +77,17 @@ def plain_seconds(folder: Path, kind: str, steps: int, rounds: int) -> float:
             torch.cuda.synchronize()
 
     return timed(call, rounds)
+
+
+def plain_in_child(folder: Path, kind: str, steps: int, rounds: int) -> float:
+    """plain_seconds in a process of its own with torch's defaults, as a user's script runs (no
+    process settings of imgopen's, such as huge pages for tensors)."""
+    env = {name: value for name, value in os.environ.items() if name != "THP_MEM_ALLOC_ENABLE"}
+    command = [sys.executable, __file__, "--plain-only", str(folder), "--models", kind]
+    done = subprocess.run(
+        [*command, "--steps", str(steps), "--rounds", str(rounds)], env=env, check=True, capture_output=True, text=True
+    )
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["plain"])
 
 
 def engine_for(root: Path, models: Path, **settings: Any) -> Any:
@@ -166,7 +180,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3 if cuda else 2)
     parser.add_argument("--compile", default="auto", choices=["off", "auto", "max"])
     parser.add_argument("--cache", type=Path, default=None, help="where the built models stay (default: see real_size)")
+    parser.add_argument("--plain-only", type=Path, default=None, help=argparse.SUPPRESS)  # the child of plain_in_child
     args = parser.parse_args()
+    if args.plain_only is not None:
+        print(json.dumps({"plain": plain_seconds(args.plain_only, args.models, args.steps, args.rounds)}))
+        return
     kinds = [kind.strip() for kind in args.models.split(",") if kind.strip()]
     device = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
     print(f"{device}; {args.steps} steps, median of {args.rounds} after a warm-up; ratios: plain / imgopen")
@@ -178,10 +196,7 @@ def main() -> None:
             models = models_folder(root / f"models-{kind}", [model], layout="folder")
             name = model.name
             size = SIZES[kind]
-            plain = plain_seconds(model.folder, kind, args.steps, args.rounds)
-            gc.collect()
-            if cuda:
-                torch.cuda.empty_cache()  # the plain pipeline's memory, before the engine loads the model
+            plain = plain_in_child(model.folder, kind, args.steps, args.rounds)
             engine = engine_for(root / f"data-{kind}", models, compile=args.compile)
             plan = engine.speed_plan(engine.catalog.require("checkpoint", name, ""))
             fast = timed(engine_call(engine, kind, name, args.steps), args.rounds)

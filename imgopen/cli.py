@@ -4,13 +4,13 @@ Every command reads the same Settings as the server."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from imgopen.config import Settings
+from imgopen.process_env import prepare_model_process
 
 app = typer.Typer(help="imgopen: a self-hosted server for the Img Open image API.", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys: create, list, disable.", no_args_is_help=True)
@@ -50,8 +50,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Start the API server with its workers."""
-    # Model code must find weights on disk only; a hub download would hang or fail here.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prepare_model_process()
     from imgopen.api.app import create_app
     from imgopen.services import build_services
 
@@ -119,7 +118,7 @@ def worker(
     ] = None,
 ) -> None:
     """Start a worker (a cluster): one process per GPU, taking the tasks of its pools from Celery."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prepare_model_process()
     from imgopen.cluster.worker_main import run_worker
     from imgopen.tasks.executor import POOLS
 
