@@ -1,6 +1,7 @@
 """Every tool on a 512x512 photograph, in one run: the median time of calling the tool directly
 (its run() with the same input) and through the API (submit + long-polling query on a server
-process), and the API's overhead (the difference).
+process; a synchronous tool's submit answers with the outcome), and the API's overhead (the
+difference).
 
 Cases live in bench/tool_cases/*.py. Usage: python bench/tools.py [--only CODE ...] [--rounds N]
 """
@@ -45,10 +46,14 @@ def time_direct(tool: Any, body: dict[str, Any], settings: Any, services: Any) -
     return time.perf_counter() - started
 
 
-def time_api(client: Any, code: str, body: dict[str, Any]) -> float:
-    """Seconds from submit to the long-polling query's answer."""
+def time_api(client: Any, code: str, body: dict[str, Any], synchronous: bool) -> float:
+    """Seconds from submit to the long-polling query's answer; for a synchronous tool, to the
+    submit's answer (it is the outcome: a client does not query again)."""
     started = time.perf_counter()
-    answer: dict[str, Any] = client.wait(client.submit_tool(code, uuid.uuid4().hex, **body), timeout=600)
+    if synchronous:
+        answer = client.call(f"/tool/{code}", {"businessTaskId": uuid.uuid4().hex, **body})
+    else:
+        answer = client.wait(client.submit_tool(code, uuid.uuid4().hex, **body), timeout=600)
     assert answer["state"] == "success", answer
     return time.perf_counter() - started
 
@@ -88,12 +93,12 @@ def main() -> None:
                 body = case.params(image)
 
                 time_direct(tool, body, settings, direct_services)  # warm: models loaded, caches filled
-                time_api(client, case.code, body)
+                time_api(client, case.code, body, tool.synchronous)
                 # Interleaved, so that the machine's drift (other load, CPU frequency) reaches both alike.
                 directs, apis = [], []
                 for _ in range(rounds):
                     directs.append(time_direct(tool, body, settings, direct_services))
-                    apis.append(time_api(client, case.code, body))
+                    apis.append(time_api(client, case.code, body, tool.synchronous))
                 direct, api = statistics.median(directs), statistics.median(apis)
                 rows.append((case, direct, api))
                 print(f"  {case.label}: direct {direct * 1000:.1f} ms, API {api * 1000:.1f} ms", file=sys.stderr)

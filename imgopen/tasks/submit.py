@@ -54,6 +54,9 @@ class Submission:
     affinity: str | None = None
     # Images the task is asked for (the key's images-per-day quota).
     images: int = 1
+    # The caller runs the task itself (a synchronous tool, see run_here): no worker is woken for
+    # it, as one would race the caller for it and the caller would then wait for that worker.
+    run_by_caller: bool = False
 
 
 def _digest_long_strings(value: Any) -> Any:
@@ -187,8 +190,15 @@ class TaskSubmitter:
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         if sub.callback_url:
             self._expect_callback(task.id)  # before dispatch: the task may end at once
-        self._executor.dispatch(task)
+        if not sub.run_by_caller:
+            self._executor.dispatch(task)
         return task, True
+
+    def run_here(self, task: Task) -> None:
+        """Run a task submitted with run_by_caller in this thread; where the executor cannot (tasks
+        run in other processes, or a worker has it already), it goes to the workers as usual."""
+        if not self._executor.run_now(task.id):
+            self._executor.dispatch(task)
 
     def _store_inputs(
         self, request: BaseModel, params: dict[str, Any], task_id: str, key_id: str

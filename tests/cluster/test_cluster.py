@@ -142,6 +142,10 @@ def test_tool_tasks_spread_over_both_workers_with_outputs_in_the_bucket(cluster:
     # Both workers took part.
     claims = {name: worker.log().count("claimed by") for name, worker in cluster.cluster.workers.items()}
     assert all(count > 0 for count in claims.values()), claims
+    # A synchronous tool answers its submit here too: the API process cannot run it, so it goes
+    # to a worker (not left queued for the caller).
+    expanded = client.expand_prompt("expand-on-a-worker", "a fox in the snow", sequencesNum=2, seed=9)
+    assert expanded["state"] == "success" and len(expanded["prompts"]) == 2, expanded
     # A worker may not read another key's file from the bucket either (the owner check is the
     # same in every role).
     other = KeyStore(cluster.database).create("other")

@@ -70,12 +70,12 @@ def find_task(services: ApiServices, key_id: str, business_task_id: str, tool_co
 async def answer_now(services: ApiServices, task: Task, key_id: str, code: str) -> dict[str, Any]:
     """A synchronous tool's answer: the task run in this request (or, if a worker took it first,
     waited for), then its query view."""
-    await run_in_threadpool(services.executor.run_now, task.id)
+    await run_in_threadpool(services.submitter.run_here, task)
 
     def find() -> Task:
         return find_task(services, key_id, task.business_task_id, code)
 
-    done = await settled(services, find, 60)
+    done = await settled(services, find, 60, task.id)
     if done.state == TaskState.FAILED.value:
         # A synchronous answer is the outcome itself: a refused request reads as its code.
         raise ImgOpenError(done.error_code or "500", done.error_msg or "the task failed")
@@ -117,6 +117,7 @@ def tool_submission(services: ApiServices, key_id: str, tool: AnySpec, body: Any
         callback_url=body.callbackUrl,
         precheck=precheck,
         images=tool.images(body),
+        run_by_caller=tool.synchronous,
     )
 
 
@@ -132,16 +133,18 @@ async def run_tool(services: ApiServices, key_id: str, code: str, fields: dict[s
         raise ImgOpenError("400", describe_validation(list(exc.errors()))) from exc
     task, _created = await run_in_threadpool(services.submitter.submit, tool_submission(services, key_id, tool, body))
     if tool.synchronous:
-        await run_in_threadpool(services.executor.run_now, task.id)
+        await run_in_threadpool(services.submitter.run_here, task)
 
     def find() -> Task:
         return find_task(services, key_id, task.business_task_id, code)
 
     deadline = time.monotonic() + wait
-    while not TaskState((task := await settled(services, find, min(60.0, deadline - time.monotonic()))).state).is_final:
+    while True:
+        ended = await settled(services, find, min(60.0, deadline - time.monotonic()), task.id)
+        if TaskState(ended.state).is_final:
+            return ended
         if time.monotonic() >= deadline:
             raise ImgOpenError("500", f"task {task.business_task_id} of {code} did not end within {wait:g} s")
-    return task
 
 
 @cache
