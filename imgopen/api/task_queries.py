@@ -11,12 +11,16 @@ from imgopen.roles.api import ApiServices
 from imgopen.tasks.states import TaskState
 
 
-async def settled(services: ApiServices, find: Callable[[], Task], wait_seconds: float) -> Task:
+async def settled(
+    services: ApiServices, find: Callable[[], Task], wait_seconds: float, task_id: str | None = None
+) -> Task:
     """The task from `find`; with wait_seconds, not before it has ended or the time is up.
+    `task_id`: the task's id when the caller knows it (and that it is its key's): a task that has
+    just ended in this process is answered from its final row, without reading it again.
 
     `find` runs on the event loop: it is one indexed read, cheaper than a hop to a thread and
     back (which, under load, waits for the GIL at each end)."""
-    task = find()
+    task = (services.tasks.ended(task_id) if task_id else None) or find()
     deadline = time.monotonic() + wait_seconds
     while not TaskState(task.state).is_final and (left := deadline - time.monotonic()) > 0:
         # Woken at once by this process's workers; the 1 s cap notices other processes' work.

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from imgopen.tasks.store import TaskStore
 log = logging.getLogger(__name__)
 # Worker thread groups, and the task pools each claims from: trainings share the GPU workers.
 THREAD_POOLS = {"gpu": ("gpu", "train"), "cpu": ("cpu",)}
+# A worker's pause after each task, for the event loop to send the answer (see _work).
+ANSWER_FIRST_SECONDS = 0.0003
 
 
 class InProcessExecutor:
@@ -157,3 +160,7 @@ class InProcessExecutor:
                     self._pending[pool] = False
                 continue
             self._runner.run_claimed(task, owner, self._lease_ms)
+            # The answer first: a long poll woken by this end needs the GIL on the event loop's
+            # thread for a moment, which claiming the next task at once would hold (measured:
+            # woken-to-answered 0.38 -> 0.09 ms).
+            time.sleep(ANSWER_FIRST_SECONDS)

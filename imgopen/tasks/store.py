@@ -71,6 +71,19 @@ _PROGRESS = (
     .returning(T.c.cancel_requested, T.c.skip_requested)
 )
 _INSERT_CALLBACK = insert(C)
+_CLAIM_BY_ID = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"), T.c.state == QUEUED)
+    .values(
+        state=RUNNING,
+        lease_owner=bindparam("b_owner"),
+        lease_expires_at=bindparam("b_expires"),
+        attempts=T.c.attempts + 1,
+        started_at=func.coalesce(T.c.started_at, bindparam("b_now")),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(*T.c)
+)
 
 
 def _claim_statement(skip_locked: bool, affinity: bool) -> Any:
@@ -431,21 +444,9 @@ class TaskStore:
     def claim(self, task_id: str, owner: str, lease_ms: int) -> Task | None:
         """Claim one queued task by id (a synchronous tool running in its request's thread)."""
         now = now_ms()
-        claim = (
-            update(T)
-            .where(T.c.id == task_id, T.c.state == QUEUED)
-            .values(
-                state=RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + lease_ms,
-                attempts=T.c.attempts + 1,
-                started_at=func.coalesce(T.c.started_at, now),
-                updated_at=now,
-            )
-            .returning(*T.c)
-        )
+        params = {"b_id": task_id, "b_owner": owner, "b_expires": now + lease_ms, "b_now": now}
         with self._db.writing() as connection:
-            return _task(connection.execute(claim).first())
+            return _task(connection.execute(_CLAIM_BY_ID, params).first())
 
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
