@@ -52,6 +52,12 @@ class CeleryExecutor:
     def stop(self) -> None:
         self._maintenance.stop()
 
+    def reserve(self, pool: str) -> str | None:
+        return None  # the workers are other processes: they claim the row themselves
+
+    def unreserve(self, owner: str) -> None:
+        """Nothing is ever reserved here."""
+
     def dispatch(self, task: Task) -> None:
         self.publish(task.pool, task.id)
 

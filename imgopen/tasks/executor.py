@@ -19,8 +19,18 @@ class Executor(Protocol):
     def stop(self) -> None:
         """Stop taking tasks; running ones go back to the queue."""
 
+    def reserve(self, pool: str) -> str | None:
+        """An idle worker of this process held for the next task of `pool`: its lease owner name,
+        under which the submit inserts the task already claimed (one transaction fewer), then
+        dispatch() hands it over. None: none is idle here (insert the task queued). A reservation
+        not handed a task must be given back (unreserve)."""
+        ...
+
+    def unreserve(self, owner: str) -> None:
+        """Give back a reservation that got no task (the submit was refused or already existed)."""
+
     def dispatch(self, task: Task) -> None:
-        """`task` was committed queued: have a worker of its pool take it."""
+        """`task` was committed queued (or claimed by a reservation): have a worker of its pool take it."""
 
     def run_now(self, task_id: str) -> bool:
         """Run a queued task in the caller's thread; False when that cannot be (a worker had already

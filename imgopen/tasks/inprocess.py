@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from imgopen.config import Settings
@@ -27,6 +28,27 @@ log = logging.getLogger(__name__)
 THREAD_POOLS = {"gpu": ("gpu", "train"), "cpu": ("cpu",)}
 # A worker's pause after each task, for the event loop to send the answer (see _work).
 ANSWER_FIRST_SECONDS = 0.0003
+
+
+def _group_of(pool: str) -> str:
+    return next(group for group, pools in THREAD_POOLS.items() if pool in pools)
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One worker thread as the executor sees it: woken on its own condition (sharing its group's
+    lock), idle or reserved, and the claimed task handed to it."""
+
+    owner: str
+    group: str
+    wake: threading.Condition
+    reserved: bool = False
+    handed: Task | None = None
+
+    def take(self) -> Task | None:
+        """The task handed over, if any (under the group's lock)."""
+        task, self.handed = self.handed, None
+        return task
 
 
 class InProcessExecutor:
@@ -49,7 +71,10 @@ class InProcessExecutor:
         self._sizes = {"gpu": settings.gpu_workers, "cpu": settings.cpu_workers}
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._boot = f"{settings.node_name}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._wake = {pool: threading.Condition() for pool in THREAD_POOLS}
+        self._locks = {group: threading.Lock() for group in THREAD_POOLS}
+        # Idle threads of each group, waiting on their own conditions (under the group's lock).
+        self._idle: dict[str, list[_Slot]] = {group: [] for group in THREAD_POOLS}
+        self._reserved: dict[str, _Slot] = {}  # owner -> slot held for a task being submitted
         self._stopping = threading.Event()
         self._threads: list[tuple[threading.Thread, str]] = []
         self._reaper = Periodic("imgopen-reaper", max(settings.lease_seconds / 2, 0.2), self.recover)
@@ -67,6 +92,10 @@ class InProcessExecutor:
     def workers_alive(self) -> dict[str, int]:
         alive = self._threads_alive()
         return {pool: alive[group] for group, pools in THREAD_POOLS.items() for pool in pools}
+
+    def idle_threads(self) -> dict[str, int]:
+        """Worker threads per group waiting for work now (each can be reserved by a submit)."""
+        return {group: len(self._idle[group]) for group in THREAD_POOLS}
 
     def worker_checks(self) -> dict[str, str]:
         alive = self._threads_alive()
@@ -107,18 +136,43 @@ class InProcessExecutor:
         self._reaper.stop()
         self._leases.stop()
 
-    def dispatch(self, task: Task) -> None:
-        # One task, one thread woken: more would race for it and then for the GIL while it runs.
-        self._wake_threads(next(group for group, pools in THREAD_POOLS.items() if task.pool in pools), every=False)
+    def reserve(self, pool: str) -> str | None:
+        group = _group_of(pool)
+        with self._locks[group]:
+            if not self._idle[group] or self._stopping.is_set():
+                return None
+            slot = self._idle[group].pop()
+            slot.reserved = True
+            self._reserved[slot.owner] = slot
+            return slot.owner
 
-    def _wake_threads(self, pool: str, every: bool = True) -> None:
-        condition = self._wake[pool]
-        with condition:
-            self._pending[pool] = True
-            if every:
-                condition.notify_all()
-            else:
-                condition.notify()
+    def unreserve(self, owner: str) -> None:
+        self._hand(owner, None)
+
+    def _hand(self, owner: str, task: Task | None) -> bool:
+        slot = self._reserved.pop(owner, None)
+        if slot is None:
+            return False
+        with self._locks[slot.group]:
+            slot.reserved = False
+            slot.handed = task
+            slot.wake.notify()
+        return True
+
+    def dispatch(self, task: Task) -> None:
+        if task.lease_owner is not None and self._hand(task.lease_owner, task):
+            return  # claimed at insert for a reserved thread: handed over, no claim
+        # One task, one thread woken: more would race for it and then for the GIL while it runs.
+        self._wake_threads(_group_of(task.pool), every=False)
+
+    def _wake_threads(self, group: str, every: bool = True) -> None:
+        with self._locks[group]:
+            self._pending[group] = True
+            idle = self._idle[group]
+            woken = idle[:] if every else idle[-1:]
+            del idle[len(idle) - len(woken) :]
+            for slot in woken:
+                slot.wake.notify()
 
     def run_now(self, task_id: str) -> bool:
         """Run a queued task in the caller's thread (synchronous tools); False when a worker
@@ -145,22 +199,43 @@ class InProcessExecutor:
             if not item.requeued:
                 self._on_finished(item.task_id)
 
-    def _work(self, pool: str, owner: str) -> None:
-        condition = self._wake[pool]
+    def _work(self, group: str, owner: str) -> None:
+        slot = _Slot(owner, group, threading.Condition(self._locks[group]))
         while not self._stopping.is_set():
-            try:
-                task = self._store.claim_next(THREAD_POOLS[pool], owner, self._lease_ms)
-            except Exception:
-                log.exception("worker %s: could not claim a task", owner)
-                task = None
+            task = self._next_task(slot)
             if task is None:
-                with condition:
-                    if not self._pending[pool]:
-                        condition.wait(self._settings.poll_seconds)
-                    self._pending[pool] = False
                 continue
             self._runner.run_claimed(task, owner, self._lease_ms)
             # The answer first: a long poll woken by this end needs the GIL on the event loop's
             # thread for a moment, which claiming the next task at once would hold (measured:
             # woken-to-answered 0.38 -> 0.09 ms).
             time.sleep(ANSWER_FIRST_SECONDS)
+
+    def _next_task(self, slot: _Slot) -> Task | None:
+        """The task this thread runs next: the one handed to it, or one it claims; None after an
+        idle wait (woken by a dispatch, or the poll interval for other processes' tasks)."""
+        lock = self._locks[slot.group]
+        with lock:
+            while slot.reserved and not self._stopping.is_set():  # a submit is inserting our task
+                slot.wake.wait(self._settings.poll_seconds)
+            handed = slot.take()
+            if handed is not None:
+                return handed
+        try:
+            claimed = self._store.claim_next(THREAD_POOLS[slot.group], slot.owner, self._lease_ms)
+        except Exception:
+            log.exception("worker %s: could not claim a task", slot.owner)
+            claimed = None
+        if claimed is not None:
+            return claimed
+        with lock:
+            if not self._pending[slot.group] and not self._stopping.is_set():
+                self._idle[slot.group].append(slot)
+                slot.wake.wait(self._settings.poll_seconds)
+                if slot in self._idle[slot.group]:
+                    self._idle[slot.group].remove(slot)
+                handed = slot.take()
+                if handed is not None:  # reserved while idle, and handed its task
+                    return handed
+            self._pending[slot.group] = False
+        return None

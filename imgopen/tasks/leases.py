@@ -23,8 +23,11 @@ class LeaseKeeper:
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
         self._thread = Periodic("imgopen-leases", max(lease_seconds / 3, 0.2), self.renew_all)
+        self._shutting_down = False
 
     def start(self) -> None:
+        with self._lock:
+            self._shutting_down = False
         self._thread.start()
 
     def stop(self) -> None:
@@ -33,6 +36,9 @@ class LeaseKeeper:
     def hold(self, task_id: str, owner: str, stop: StopSignal) -> None:
         with self._lock:
             self._held[task_id] = _Held(owner, stop)
+            shutting_down = self._shutting_down
+        if shutting_down:  # claimed as the process stops: back to the queue at its first check
+            stop.set(StopReason.SHUTDOWN)
 
     def release(self, task_id: str) -> None:
         with self._lock:
@@ -53,8 +59,11 @@ class LeaseKeeper:
         return True
 
     def signal_all(self, reason: StopReason) -> None:
+        """Stop every task running here; a shutdown also stops each task held after it (a task
+        claimed, or handed to a worker, as the process stops) until start()."""
         with self._lock:
             held = list(self._held.values())
+            self._shutting_down = self._shutting_down or reason == StopReason.SHUTDOWN
         for item in held:
             item.stop.set(reason)
 

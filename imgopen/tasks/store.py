@@ -177,6 +177,10 @@ class NewTask:
     affinity: str | None = None
     images: int = 0  # images asked for: the key's images-per-day quota
     stored_bytes: int = 0  # inputs kept in storage: the key's storage quota
+    # Inserted already claimed by this lease owner (an idle worker of this process reserved for
+    # it: no claim transaction), for lease_ms.
+    lease_owner: str | None = None
+    lease_ms: int = 0
 
 
 class Signals(NamedTuple):
@@ -281,10 +285,10 @@ class TaskStore:
         return None
 
     def submit(self, new: NewTask, max_active: int | None = None) -> tuple[Task, bool]:
-        """Insert the task; (task, True) when made now, (existing task, False) when this key
-        already made it with the same body. "409" for another body, "429" when the key already
-        has `max_active` tasks queued or running. One transaction: the checks and the insert
-        cannot be raced."""
+        """Insert the task (queued, or running under new.lease_owner); (task, True) when made now,
+        (existing task, False) when this key already made it with the same body. "409" for another
+        body, "429" when the key already has `max_active` tasks queued or running. One transaction:
+        the checks and the insert cannot be raced."""
         now = now_ms()
         values: dict[str, Any] = {
             "id": new.task_id or self.new_id(),
@@ -297,21 +301,21 @@ class TaskStore:
             "params": new.params,
             "body_hash": new.body_hash,
             "callback_url": new.callback_url,
-            "state": QUEUED,
+            "state": QUEUED if new.lease_owner is None else RUNNING,
             "progress": 0.0,
             "progress_info": None,
             "result": None,
             "error_code": None,
             "error_msg": None,
-            "attempts": 0,
+            "attempts": 0 if new.lease_owner is None else 1,
             "cancel_requested": False,
             "skip_requested": 0,
             "created_at": now,
             "updated_at": now,
-            "started_at": None,
+            "started_at": None if new.lease_owner is None else now,
             "finished_at": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
+            "lease_owner": new.lease_owner,
+            "lease_expires_at": None if new.lease_owner is None else now + new.lease_ms,
             "affinity": new.affinity,
             "images": new.images,
             "stored_bytes": new.stored_bytes,

@@ -160,10 +160,13 @@ class TaskSubmitter:
             self._check_callback(sub.callback_url)
         task_id = sub.task_id or self._store.new_id()
         params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
+        owner: str | None = None
         try:
             sizes, stored = self._store_inputs(sub.request, params, task_id, sub.key_id)
             if sub.precheck is not None:
                 sub.precheck(sizes)
+            # An idle worker of this process takes the task as it is inserted (no claim after).
+            owner = None if sub.run_by_caller else self._executor.reserve(sub.pool)
             task, created = self._store.submit(
                 NewTask(
                     kind=sub.kind,
@@ -178,13 +181,19 @@ class TaskSubmitter:
                     affinity=sub.affinity,
                     images=sub.images,
                     stored_bytes=stored,
+                    lease_owner=owner,
+                    lease_ms=int(self._settings.lease_seconds * 1000),
                 ),
                 max_active=limit,
             )
         except BaseException:
+            if owner is not None:
+                self._executor.unreserve(owner)
             self._storage.delete_prefix(f"inputs/{task_id}")
             raise
         if not created:  # the task existed (a resubmit, or a concurrent twin won): drop our inputs
+            if owner is not None:
+                self._executor.unreserve(owner)
             self._storage.delete_prefix(f"inputs/{task_id}")
             return task, False
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from imgopen.api.routes.tools import tool_request_model, tool_submission
 from imgopen.client import TaskHandle
+from imgopen.errors import ImgOpenError
 from imgopen.services import build_services
+from imgopen.tasks.inprocess import InProcessExecutor
+from imgopen.tasks.submit import Submission
 from imgopen.testing.tools import SleepTool
 from tests.conftest import Served, SettingsFactory
 
@@ -83,5 +88,41 @@ def test_graceful_stop_requeues_the_running_task(make_settings: SettingsFactory,
         task = services.tasks.get(handle.task_id)
         assert task is not None
         assert (task.state, task.attempts, task.lease_owner) == ("queued", 0, None)
+    finally:
+        served.stop()
+
+
+def test_an_idle_worker_takes_a_task_as_it_is_inserted(
+    make_settings: SettingsFactory, tmp_path: Path, bid: Callable[..., str]
+) -> None:
+    """The submit reserves an idle worker thread and inserts the task already claimed by it (no
+    claim transaction after); a submit refused after its reservation gives the thread back."""
+    # A database of its own: no other test's queued task may keep the one worker busy.
+    settings = make_settings(cpu_workers=1, gpu_workers=0, database_url=f"sqlite:///{tmp_path}/own.db")
+    services = build_services(settings, extra_tools=[SleepTool()])
+    served = Served(services)
+    executor, tool = services.executor, services.tools.get("test/sleep")
+    assert isinstance(executor, InProcessExecutor) and tool is not None
+
+    def submission(business: str, steps: int) -> Submission:
+        body = tool_request_model(tool).model_validate({"businessTaskId": business, "steps": steps, "stepSeconds": 0})
+        return tool_submission(services, served.key_id, tool, body)
+
+    def run(business: str) -> None:
+        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
+        task, created = services.submitter.submit(submission(business, 1))
+        assert created and (task.state, task.attempts) == ("running", 1)
+        assert str(task.lease_owner).endswith(":cpu-0")
+        assert served.client.wait(TaskHandle("tool", business, task.id, "test/sleep"), timeout=10)["state"] == "success"
+
+    try:
+        first = bid("first")
+        run(first)
+        # Refused (409: the same businessTaskId, another body): the thread reserved for it is given
+        # back, and takes the next task as it is inserted.
+        with pytest.raises(ImgOpenError) as refused:
+            services.submitter.submit(submission(first, 2))
+        assert refused.value.code == "409"
+        run(bid("second"))
     finally:
         served.stop()
