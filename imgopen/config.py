@@ -129,10 +129,11 @@ class Settings(BaseSettings):
         description=(
             "The fast path of generation. off: diffusers' pipelines as they come. auto: what pays on this device "
             "(GPU: channels-last, fused QKV projections, torch.compile of the UNet / transformer and the VAE decoder, "
-            "the VAE in bf16 where the GPU has it, LoRAs hot-swapped without recompiling; CPU: channels-last only, "
-            "since torch.compile does not pay there, measured). max: also torch.compile on a CPU, max-autotune on a "
-            "GPU, and fp8 weights for Flux on GPUs that have fp8 (needs torchao). Compiled code is cached on disk "
-            "(<data_dir>/cache/inductor) across restarts. Outputs stay the same up to floating-point noise."
+            "the VAE in bf16 where the GPU has it, LoRAs hot-swapped without recompiling; CPU: channels-last and "
+            "fused QKV, since torch.compile does not pay there, measured). max: also torch.compile on a CPU, "
+            "max-autotune on a GPU, and fp8 weights for Flux on GPUs that have fp8 (needs torchao). Compiled code "
+            "is cached on disk (<data_dir>/cache/inductor) across restarts. Outputs stay the same up to "
+            "floating-point noise."
         ),
     )
     warmup_sizes: Annotated[list[str], NoDecode] = Field(
