@@ -16,6 +16,10 @@ from typing import Any
 import httpx
 import orjson
 
+from imgopen.client_wire import HttpStatusError, Wire
+
+__all__ = ["ApiError", "Client", "HttpStatusError", "TaskHandle", "WaitTimeout"]
+
 BASE_PATH = "/AIGCImgOpenServ/saas"
 TOOL_FINAL = {1, 2, 3}
 SD_FINAL = {2, 4, 5}
@@ -58,17 +62,11 @@ class Client:
         access_key_id: str,
         access_key_secret: str,
         timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + BASE_PATH,
-            headers={
-                "X-Request-req-accessKeyId": access_key_id,
-                "X-Request-req-accessKeySecret": access_key_secret,
-            },
+        self._http = Wire(
+            base_url.rstrip("/") + BASE_PATH,
+            {"X-Request-req-accessKeyId": access_key_id, "X-Request-req-accessKeySecret": access_key_secret},
             timeout=timeout + 60,  # long-polling queries hold the answer for up to 60 s
-            transport=transport,
-            trust_env=False,
         )
 
     def close(self) -> None:
@@ -85,9 +83,7 @@ class Client:
         """POST body to path; the whole envelope, whatever its code."""
         # orjson: a body with an inline image is half a megabyte of JSON, which the standard
         # library takes a millisecond to escape; orjson a few hundredths.
-        response = self._http.post(path, content=orjson.dumps(body), headers=_JSON_BODY)
-        response.raise_for_status()
-        answer: dict[str, Any] = orjson.loads(response.content)
+        answer: dict[str, Any] = orjson.loads(self._http.post(path, orjson.dumps(body), _JSON_BODY))
         return answer
 
     def call(self, path: str, body: dict[str, Any]) -> Any:
