@@ -71,19 +71,28 @@ _PROGRESS = (
     .returning(T.c.cancel_requested, T.c.skip_requested)
 )
 _INSERT_CALLBACK = insert(C)
-_CLAIM_BY_ID = (
-    update(T)
-    .where(T.c.id == bindparam("b_id"), T.c.state == QUEUED)
-    .values(
-        state=RUNNING,
-        lease_owner=bindparam("b_owner"),
-        lease_expires_at=bindparam("b_expires"),
-        attempts=T.c.attempts + 1,
-        started_at=func.coalesce(T.c.started_at, bindparam("b_now")),
-        updated_at=bindparam("b_now"),
+
+
+def _claim_update(chosen: Any) -> Any:
+    """The queued task `chosen` (a condition) moved to running under b_owner's lease until b_expires."""
+    return (
+        update(T)
+        .where(chosen, T.c.state == QUEUED)
+        .values(
+            state=RUNNING,
+            lease_owner=bindparam("b_owner"),
+            lease_expires_at=bindparam("b_expires"),
+            attempts=T.c.attempts + 1,
+            started_at=func.coalesce(T.c.started_at, bindparam("b_now")),
+            progress=0.0,
+            progress_info=None,
+            updated_at=bindparam("b_now"),
+        )
+        .returning(*T.c)
     )
-    .returning(*T.c)
-)
+
+
+_CLAIM_BY_ID = _claim_update(T.c.id == bindparam("b_id"))
 
 
 def _claim_statement(skip_locked: bool, affinity: bool) -> Any:
@@ -102,21 +111,7 @@ def _claim_statement(skip_locked: bool, affinity: bool) -> Any:
     )
     if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    return (
-        update(T)
-        .where(T.c.seq == pick.scalar_subquery(), T.c.state == QUEUED)
-        .values(
-            state=RUNNING,
-            lease_owner=bindparam("b_owner"),
-            lease_expires_at=bindparam("b_expires"),
-            attempts=T.c.attempts + 1,
-            started_at=func.coalesce(T.c.started_at, bindparam("b_now")),
-            progress=0.0,
-            progress_info=None,
-            updated_at=bindparam("b_now"),
-        )
-        .returning(*T.c)
-    )
+    return _claim_update(T.c.seq == pick.scalar_subquery())
 
 
 def _finish_statement(owned: bool) -> Any:
