@@ -216,7 +216,15 @@ class InProcessExecutor:
         idle wait (woken by a dispatch, or the poll interval for other processes' tasks)."""
         lock = self._locks[slot.group]
         with lock:
-            while slot.reserved and not self._stopping.is_set():  # a submit is inserting our task
+            # A submit is inserting our task. Should it never hand it over (a bug), the thread is
+            # free again after a lease's time, and the reaper requeues the task once it expires.
+            given_up = time.monotonic() + self._lease_ms / 1000
+            while slot.reserved and not self._stopping.is_set():
+                if time.monotonic() >= given_up:
+                    log.error("worker %s: reserved by a submit that never handed its task over", slot.owner)
+                    self._reserved.pop(slot.owner, None)
+                    slot.reserved = False
+                    break
                 slot.wake.wait(self._settings.poll_seconds)
             handed = slot.take()
             if handed is not None:

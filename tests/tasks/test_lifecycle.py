@@ -126,3 +126,25 @@ def test_an_idle_worker_takes_a_task_as_it_is_inserted(
         run(bid("second"))
     finally:
         served.stop()
+
+
+def test_a_reservation_never_handed_over_frees_its_worker(
+    make_settings: SettingsFactory, tmp_path: Path, bid: Callable[..., str]
+) -> None:
+    """A reserved thread whose submit never hands it a task (a bug) works again after a lease's time."""
+    settings = make_settings(
+        cpu_workers=1, gpu_workers=0, lease_seconds=1.0, database_url=f"sqlite:///{tmp_path}/own.db"
+    )
+    services = build_services(settings, extra_tools=[SleepTool()])
+    served = Served(services)
+    executor = services.executor
+    assert isinstance(executor, InProcessExecutor)
+    try:
+        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
+        assert executor.reserve("cpu") is not None  # and never handed over
+        assert executor.reserve("cpu") is None  # the only thread is held
+        started = time.monotonic()
+        done = served.client.wait(sleep_task(served, bid(), steps=1, stepSeconds=0), timeout=10)
+        assert done["state"] == "success" and time.monotonic() - started >= 0.5
+    finally:
+        served.stop()
