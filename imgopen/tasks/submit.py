@@ -187,14 +187,10 @@ class TaskSubmitter:
                 max_active=limit,
             )
         except BaseException:
-            if owner is not None:
-                self._executor.unreserve(owner)
-            self._storage.delete_prefix(f"inputs/{task_id}")
+            self._abandon(task_id, owner)
             raise
-        if not created:  # the task existed (a resubmit, or a concurrent twin won): drop our inputs
-            if owner is not None:
-                self._executor.unreserve(owner)
-            self._storage.delete_prefix(f"inputs/{task_id}")
+        if not created:  # the task existed (a resubmit, or a concurrent twin won)
+            self._abandon(task_id, owner)
             return task, False
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         if sub.callback_url:
@@ -202,6 +198,12 @@ class TaskSubmitter:
         if not sub.run_by_caller:
             self._executor.dispatch(task)
         return task, True
+
+    def _abandon(self, task_id: str, owner: str | None) -> None:
+        """A submit that made no task: its stored inputs deleted, its reserved worker given back."""
+        if owner is not None:
+            self._executor.unreserve(owner)
+        self._storage.delete_prefix(f"inputs/{task_id}")
 
     def run_here(self, task: Task) -> None:
         """Run a task submitted with run_by_caller in this thread; where the executor cannot (tasks
