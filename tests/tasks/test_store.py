@@ -56,6 +56,21 @@ def test_submit_is_idempotent_per_key(store: TaskStore) -> None:
     assert conflict.value.code == "409"
     other_key, made = store.submit(new(key="k2", bid="same"))
     assert made and other_key.id != task.id
+    with pytest.raises(ImgOpenError) as by_submit:
+        store.submit(new(bid="same", body_hash="other-hash"))
+    assert by_submit.value.code == "409"
+
+
+def test_a_resubmit_is_answered_even_at_the_key_s_limit(store: TaskStore) -> None:
+    task, _ = store.submit(new(key="k-limit", bid="first"), max_active=1)
+    again, created = store.submit(new(key="k-limit", bid="first"), max_active=1)
+    assert not created and again.id == task.id and again.state == TaskState.QUEUED.value
+    with pytest.raises(ImgOpenError) as too_many:
+        store.submit(new(key="k-limit", bid="second"), max_active=1)
+    assert too_many.value.code == "429"
+    with pytest.raises(ImgOpenError) as conflict:  # another body is a conflict, not "too many"
+        store.submit(new(key="k-limit", bid="first", body_hash="other-hash"), max_active=1)
+    assert conflict.value.code == "409"
 
 
 def test_claims_are_exclusive_under_concurrency(store: TaskStore) -> None:
