@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imgopen.clock import now_ms
+from imgopen.db.direct import DirectStatement
 from imgopen.db.engine import Database, rowcount
 from imgopen.db.tables import ApiKey, KeyUsage
 from imgopen.errors import ImgOpenError
@@ -51,9 +52,10 @@ def _gb(value: int) -> str:
     return f"{value / 2**30:.3g} GB"
 
 
-_KEY_QUOTA = select(*_QUOTA_COLUMNS).where(K.c.id == bindparam("b_key"))
+# DirectStatement: run in every submit's transaction (see db/direct.py).
+_KEY_QUOTA = DirectStatement(select(*_QUOTA_COLUMNS).where(K.c.id == bindparam("b_key")))
 # (UPDATE statements may not name a bound parameter like a column: hence the b_ prefix.)
-_COUNT = (
+_COUNT = DirectStatement(
     update(U)
     .where(
         U.c.key_id == bindparam("b_key"),
@@ -70,14 +72,16 @@ _NEW_DAY = {
     .on_conflict_do_nothing(index_elements=["key_id", "day"])
     for dialect in (postgresql, sqlite)
 }
-_ADD_STORED = update(K).where(K.c.id == bindparam("b_key")).values(stored_bytes=K.c.stored_bytes + bindparam("b_delta"))
+_ADD_STORED = DirectStatement(
+    update(K).where(K.c.id == bindparam("b_key")).values(stored_bytes=K.c.stored_bytes + bindparam("b_delta"))
+)
 
 
 def charge(connection: Connection, key_id: str, images: int, stored_bytes: int) -> None:
     """Count one task of `images` images and `stored_bytes` of inputs for the key today, or "403"
     naming the quota it would exceed, its limit and when it resets. Run inside the transaction
     that inserts the task: refused, nothing is counted."""
-    key = connection.execute(_KEY_QUOTA, {"b_key": key_id}).first()
+    key = _KEY_QUOTA.run(connection, {"b_key": key_id}).first()
     if key is None:
         return  # no such key row (internal callers): nothing to count against
     now = now_ms()
@@ -98,9 +102,9 @@ def charge(connection: Connection, key_id: str, images: int, stored_bytes: int) 
         "b_image_limit": key.quota_images_per_day if key.quota_images_per_day is not None else UNLIMITED,
     }
     # The day's row exists for all but the key's first task of the day: count first, make it if not.
-    if rowcount(connection.execute(_COUNT, params)) == 0:
+    if _COUNT.run(connection, params).rowcount == 0:
         connection.execute(_NEW_DAY[connection.dialect.name], params)
-        if rowcount(connection.execute(_COUNT, params)) == 0:
+        if _COUNT.run(connection, params).rowcount == 0:
             used = connection.execute(_USED, params).one()
             if used.tasks + 1 > params["b_task_limit"]:
                 what = f"tasks per day, {used.tasks} of {params['b_task_limit']} used"
@@ -114,7 +118,7 @@ def charge(connection: Connection, key_id: str, images: int, stored_bytes: int) 
 
 def add_stored_bytes(connection: Connection, key_id: str, delta: int) -> None:
     if delta:
-        connection.execute(_ADD_STORED, {"b_key": key_id, "b_delta": delta})
+        _ADD_STORED.run(connection, {"b_key": key_id, "b_delta": delta})
 
 
 class Quotas:

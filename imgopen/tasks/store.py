@@ -16,13 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Float, Row, Table, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Float, Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from imgopen.accounts.quotas import add_stored_bytes, charge
 from imgopen.clock import now_ms
+from imgopen.db.direct import DirectStatement
 from imgopen.db.engine import Database, rowcount
 from imgopen.db.tables import CallbackDelivery, Task
 from imgopen.errors import ImgOpenError
@@ -38,20 +39,23 @@ T = cast(Table, Task.__table__)
 C = cast(Table, CallbackDelivery.__table__)
 _TASK_CLASS = manager_of_class(Task)
 
-_BY_ID = select(T).where(T.c.id == bindparam("id"))
-_OWNER_BY_ID = select(T.c.key_id).where(T.c.id == bindparam("id"))
-_BY_BUSINESS_ID = select(T).where(T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid"))
+# DirectStatement: the statements of a task's submit, progress and end, run on the driver directly.
+_BY_ID = DirectStatement(select(T).where(T.c.id == bindparam("id")))
+_OWNER_BY_ID = DirectStatement(select(T.c.key_id).where(T.c.id == bindparam("id")))
+_BY_BUSINESS_ID = DirectStatement(
+    select(T).where(T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid"))
+)
 _HASH_BY_BUSINESS_ID = select(T.c.id, T.c.body_hash).where(
     T.c.key_id == bindparam("key_id"), T.c.business_task_id == bindparam("bid")
 )
 # With the index (key_id, state), this reads at most `skip` + 1 index entries.
-_ACTIVE_BEYOND = (
+_ACTIVE_BEYOND = DirectStatement(
     select(T.c.seq)
-    .where(T.c.key_id == bindparam("key_id"), T.c.state.in_(ACTIVE_STATES))
+    .where(T.c.key_id == bindparam("key_id"), or_(*(T.c.state == state for state in ACTIVE_STATES)))
     .offset(bindparam("skip"))
     .limit(1)
 )
-_INSERT = insert(T).returning(T.c.seq)
+_INSERT = DirectStatement(insert(T).returning(T.c.seq))
 _AHEAD = (
     select(func.count())
     .select_from(T)
@@ -66,14 +70,16 @@ _AHEAD = (
 )
 # (UPDATE statements may not name a bound parameter like a column: hence the b_ prefix.)
 _OWNED_RUNNING = and_(T.c.id == bindparam("b_id"), T.c.lease_owner == bindparam("b_owner"), T.c.state == RUNNING)
-_RENEW = update(T).where(_OWNED_RUNNING).values(lease_expires_at=bindparam("b_expires")).returning(T.c.cancel_requested)
-_PROGRESS = (
+_RENEW = DirectStatement(
+    update(T).where(_OWNED_RUNNING).values(lease_expires_at=bindparam("b_expires")).returning(T.c.cancel_requested)
+)
+_PROGRESS = DirectStatement(
     update(T)
     .where(_OWNED_RUNNING)
     .values(progress=bindparam("b_progress"), progress_info=bindparam("b_info"), updated_at=bindparam("b_now"))
     .returning(T.c.cancel_requested, T.c.skip_requested)
 )
-_INSERT_CALLBACK = insert(C)
+_INSERT_CALLBACK = DirectStatement(insert(C))
 
 
 def _claim_update(chosen: Any) -> Any:
@@ -117,11 +123,11 @@ def _claim_statement(skip_locked: bool, affinity: bool) -> Any:
     return _claim_update(T.c.seq == pick.scalar_subquery())
 
 
-def _finish_statement(owned: bool) -> Any:
-    conditions = [T.c.id == bindparam("b_id"), T.c.state.in_(bindparam("b_from", expanding=True))]
+def _finish_statement(owned: bool, from_state: str) -> DirectStatement:
+    conditions = [T.c.id == bindparam("b_id"), T.c.state == from_state]
     if owned:
         conditions.append(T.c.lease_owner == bindparam("b_owner"))
-    return (
+    return DirectStatement(
         update(T)
         .where(*conditions)
         .values(
@@ -142,7 +148,8 @@ def _finish_statement(owned: bool) -> Any:
 
 
 _CLAIMS = {(skip, affinity): _claim_statement(skip, affinity) for skip in (False, True) for affinity in (False, True)}
-_FINISH, _FINISH_OWNED = _finish_statement(False), _finish_statement(True)
+# (owned: the finisher holds the lease, the state it ends from)
+_FINISHES = {(owned, state): _finish_statement(owned, state) for owned in (False, True) for state in (QUEUED, RUNNING)}
 
 
 def _detached(values: Mapping[Any, Any]) -> Task:
@@ -154,7 +161,8 @@ def _detached(values: Mapping[Any, Any]) -> Task:
     return task
 
 
-def _task(row: Row[Any] | None) -> Task | None:
+def _task(row: Any) -> Task | None:
+    """A row of the tasks table (SQLAlchemy's or a DirectStatement's) as a detached Task."""
     return None if row is None else _detached(row._mapping)
 
 
@@ -240,8 +248,10 @@ class TaskStore:
         # from it instead of reading the row again (the final row no longer changes then).
         self._ended: _Newest[Task] = _Newest(_ENDED_KEPT)
 
-    def _one(self, statement: Any, params: Mapping[str, Any]) -> Row[Any] | None:
+    def _one(self, statement: Any, params: Mapping[str, Any]) -> Any:
         with self._db.reading() as connection:
+            if isinstance(statement, DirectStatement):
+                return statement.run(connection, params).first()
             return connection.execute(statement, params).first()
 
     # --- submit and read ------------------------------------------------------------------------
@@ -286,7 +296,7 @@ class TaskStore:
                 if row.body_hash != body_hash:
                     raise _conflict(business_task_id)
                 return str(row.id)
-            over = connection.execute(_ACTIVE_BEYOND, {"key_id": key_id, "skip": max_active - 1}).first()
+            over = _ACTIVE_BEYOND.run(connection, {"key_id": key_id, "skip": max_active - 1}).first()
         if over is not None:
             raise _too_many(max_active)
         return None
@@ -334,11 +344,11 @@ class TaskStore:
         try:
             with self._db.writing() as connection:
                 if max_active is not None:
-                    over = connection.execute(_ACTIVE_BEYOND, {"key_id": new.key_id, "skip": max_active - 1}).first()
+                    over = _ACTIVE_BEYOND.run(connection, {"key_id": new.key_id, "skip": max_active - 1}).first()
                     if over is not None:
                         raise _too_many(max_active)
                 charge(connection, new.key_id, new.images, new.stored_bytes)
-                seq = connection.execute(_INSERT, values).scalar_one()
+                seq = _INSERT.run(connection, values).scalar_one()
         except (IntegrityError, ImgOpenError):
             existing = self.existing_or_conflict(new.key_id, new.business_task_id, new.body_hash)
             if existing is None:  # not a twin of this task (a refusal, or a task id clash): surface it
@@ -459,9 +469,7 @@ class TaskStore:
     def renew_lease(self, task_id: str, owner: str, lease_ms: int) -> tuple[bool, bool]:
         """(still ours, cancel requested) after extending the lease."""
         with self._db.writing() as connection:
-            row = connection.execute(
-                _RENEW, {"b_id": task_id, "b_owner": owner, "b_expires": now_ms() + lease_ms}
-            ).first()
+            row = _RENEW.run(connection, {"b_id": task_id, "b_owner": owner, "b_expires": now_ms() + lease_ms}).first()
         return (False, True) if row is None else (True, bool(row.cancel_requested))
 
     def set_progress(self, task_id: str, owner: str, progress: float, info: dict[str, Any] | None) -> Signals:
@@ -469,7 +477,7 @@ class TaskStore:
         process reaches the running task at its next report, not only at the next lease renewal."""
         params = {"b_id": task_id, "b_owner": owner, "b_progress": max(0.0, min(1.0, progress)), "b_info": info}
         with self._db.writing() as connection:
-            row = connection.execute(_PROGRESS, {**params, "b_now": now_ms()}).first()
+            row = _PROGRESS.run(connection, {**params, "b_now": now_ms()}).first()
         if row is None:
             return Signals(owned=False, cancel=True, skips=0)
         return Signals(owned=True, cancel=bool(row.cancel_requested), skips=int(row.skip_requested or 0))
@@ -492,16 +500,15 @@ class TaskStore:
         result: dict[str, Any] | None = None,
         error_code: str | None = None,
         error_msg: str | None = None,
-        from_states: tuple[str, ...] = (RUNNING,),
+        from_state: str = RUNNING,
         stored_bytes: int = 0,
     ) -> bool:
-        """Move the task to a final state (and queue its callback) if it is still in `from_states`
+        """Move the task to a final state (and queue its callback) if it is still in `from_state`
         and, when `owner` is given, still leased by it. False when someone else got there first.
         `stored_bytes`: what the run wrote to storage, added to the task's and its key's count."""
         now = now_ms()
         params = {
             "b_id": task_id,
-            "b_from": list(from_states),
             "b_owner": owner,
             "b_state": state.value,
             "b_now": now,
@@ -512,14 +519,14 @@ class TaskStore:
             "b_stored": stored_bytes,
         }
         with self._db.writing() as connection:
-            done = connection.execute(_FINISH if owner is None else _FINISH_OWNED, params).first()
+            done = _FINISHES[(owner is not None, from_state)].run(connection, params).first()
             if done is None:
                 return False
             ended = _task(done)
             add_stored_bytes(connection, done.key_id, stored_bytes)
             if done.callback_url:
-                connection.execute(
-                    _INSERT_CALLBACK,
+                _INSERT_CALLBACK.run(
+                    connection,
                     {
                         "task_id": task_id,
                         "key_id": done.key_id,
@@ -539,9 +546,7 @@ class TaskStore:
     # --- cancel and recovery --------------------------------------------------------------------
     def cancel(self, task: Task) -> TaskState:
         """Drop a queued task, flag a running one; the state after the call."""
-        if self.finish(
-            task.id, None, TaskState.CANCELLED, error_msg="cancelled before it started", from_states=(QUEUED,)
-        ):
+        if self.finish(task.id, None, TaskState.CANCELLED, error_msg="cancelled before it started", from_state=QUEUED):
             return TaskState.CANCELLED
         with self._db.writing() as connection:
             connection.execute(
