@@ -1,7 +1,7 @@
 """Core statements run on the driver's cursor directly, for the few a task's submit and end run.
 
 SQLAlchemy's execution of a compiled statement (execution context, events, result set-up) costs
-about a tenth of a millisecond on a 2 GHz core, five times an indexed statement on SQLite; a
+about a tenth of a millisecond on a 2 GHz core, six times an indexed statement on SQLite; a
 cheap task's submit and end run ten such statements on the API's critical path. A DirectStatement
 is compiled once per dialect by SQLAlchemy (same SQL, same bind and result type processing: JSON,
 booleans) and then runs as the driver's own `cursor.execute`, in the transaction of the Core
@@ -26,6 +26,7 @@ from sqlalchemy.sql import ClauseElement
 class _Row(tuple[Any, ...]):
     """What rows of a DirectStatement offer besides a tuple: attributes by column, `_mapping`."""
 
+    __slots__ = ()
     _fields: tuple[str, ...]
 
     def _asdict(self) -> dict[str, Any]:
