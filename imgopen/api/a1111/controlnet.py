@@ -13,10 +13,10 @@ from imgopen.api.a1111.auth import A1111Key
 from imgopen.api.a1111.schemas import ERRORS, DetectAnswer, DetectRequest
 from imgopen.api.a1111.tools import first_output, run
 from imgopen.api.deps import ServicesDep
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.vision.control.names import ALIASES, NAMES
 
-router = APIRouter(prefix="/controlnet", tags=["automatic1111"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/controlnet", tags=["automatic1111"], route_class=LeanRoute)
 
 
 @router.get("/version", responses=ERRORS, summary="The ControlNet extension's API version")

@@ -27,13 +27,13 @@ from imgopen.api.a1111.schemas import (
 from imgopen.api.a1111.tools import first_output, run
 from imgopen.api.deps import ServicesDep
 from imgopen.api.errors import A1111_STATUS as STATUS
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.errors import ImgOpenError
 from imgopen.media.encode import encode_image
 from imgopen.media.parameters import parse_infotext, read_parameters
 from imgopen.roles.api import ApiServices
 
-router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=LeanRoute)
 _IMAGE_UPSCALERS = {"lanczos": "lanczos"}
 
 

@@ -14,7 +14,7 @@ from imgopen.api.a1111.generation import generate
 from imgopen.api.a1111.options import HONOURED, OptionsStore
 from imgopen.api.a1111.schemas import ERRORS, GenerationAnswer, Img2ImgRequest, ProgressAnswer, Txt2ImgRequest
 from imgopen.api.deps import ServicesDep
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.api.task_queries import cancel_task
 from imgopen.engine.resolve import default_checkpoint
 from imgopen.errors import ImgOpenError
@@ -22,7 +22,7 @@ from imgopen.roles.api import ApiServices
 from imgopen.tasks.kinds import SD
 from imgopen.tasks.states import TaskState
 
-router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=LeanRoute)
 
 
 @router.post("/txt2img", response_model=GenerationAnswer, responses=ERRORS, summary="Text to image (A1111)")

@@ -12,12 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from imgopen.api.a1111.auth import A1111Key
 from imgopen.api.a1111.schemas import ERRORS
 from imgopen.api.deps import ServicesDep
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.engine.resolve import IMAGE_UPSCALERS, LATENT_UPSCALERS
 from imgopen.engine.samplers import SAMPLERS
 from imgopen.vision.upscale.bundled_models import A1111_NAMES, installed
 
-router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/sdapi/v1", tags=["automatic1111"], route_class=LeanRoute)
 
 
 @router.get("/sd-models", responses=ERRORS, summary="Checkpoints")

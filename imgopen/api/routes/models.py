@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.catalog.catalog import ModelEntry
 from imgopen.roles.api import ApiServices
 
@@ -184,7 +184,7 @@ def embedding_rows(services: ApiServices, query: EmbeddingListQuery) -> list[dic
 
 
 def build_model_router(prefix: str) -> APIRouter:
-    router = APIRouter(tags=["models"], route_class=OrjsonRoute)
+    router = APIRouter(tags=["models"], route_class=LeanRoute)
 
     def listing(path: str, query_model: type[Page], rows: Callable[..., list[dict[str, Any]]], row: type) -> None:
         async def endpoint(body: Any, key: KeyDep, services: ServicesDep) -> Response:

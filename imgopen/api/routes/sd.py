@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.api.schemas import CancelAnswer, TaskProgressFields, TaskQuery, TaskRef
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
@@ -92,7 +92,7 @@ def submit_generation(services: ApiServices, key_id: str, mode: str, body: Text2
 
 
 def build_sd_router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=["sd"], route_class=OrjsonRoute)
+    router = APIRouter(prefix=prefix, tags=["sd"], route_class=LeanRoute)
     for mode, model in PARAMS_BY_MODE.items():
         _add_submit(router, mode, model)
 

@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from imgopen.api.deps import ServicesDep
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.clock import now_ms
 from imgopen.errors import ImgOpenError
 from imgopen.roles.api import ApiServices
 from imgopen.storage.local import FILES_ROUTE, LocalStorage
 from imgopen.tasks.executor import POOLS
 
-router = APIRouter(tags=["service"], route_class=OrjsonRoute)
+router = APIRouter(tags=["service"], route_class=LeanRoute)
 
 
 STUDIO_DIR = Path(__file__).parent.parent / "static" / "studio"

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.api.routes.models import Paged
 from imgopen.api.schemas import TaskProgressFields
 from imgopen.db.tables import Task
@@ -133,7 +133,7 @@ def list_tasks(services: ApiServices, key_id: str, query: TaskListQuery) -> dict
 
 
 def build_task_list_router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=["tasks"], route_class=OrjsonRoute)
+    router = APIRouter(prefix=prefix, tags=["tasks"], route_class=LeanRoute)
 
     @router.post(
         "/tasks/list",

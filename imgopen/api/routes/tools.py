@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
 from imgopen.api.errors import describe_validation
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.api.schemas import (
     SUBMIT_ENVELOPE_FIELDS,
     CancelAnswer,
@@ -84,7 +84,7 @@ async def answer_now(services: ApiServices, task: Task, key_id: str, code: str) 
 
 
 def build_tool_router(tools: ToolLookup[AnySpec], prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=["tools"], route_class=OrjsonRoute)
+    router = APIRouter(prefix=prefix, tags=["tools"], route_class=LeanRoute)
     for tool in tools:
         _add_tool_routes(router, tool)
 

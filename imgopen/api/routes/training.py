@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imgopen.api.deps import KeyDep, ServicesDep
 from imgopen.api.envelope import documented, ok
-from imgopen.api.fast_json import OrjsonRoute
+from imgopen.api.lean_route import LeanRoute
 from imgopen.api.schemas import CancelAnswer, TaskProgressFields
 from imgopen.api.task_queries import cancel_task, settled
 from imgopen.db.tables import Task
@@ -82,7 +82,7 @@ def submit_training(services: ApiServices, key_id: str, body: TrainingParams) ->
 
 
 def build_training_router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix + "/modelTraining", tags=["training"], route_class=OrjsonRoute)
+    router = APIRouter(prefix=prefix + "/modelTraining", tags=["training"], route_class=LeanRoute)
 
     @router.post("/submitTraining/Job", summary="Train a LoRA", responses=documented(TrainingSubmitted))
     async def submit(body: TrainingParams, key: KeyDep, services: ServicesDep) -> Response:
