@@ -27,6 +27,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from imgopen.api.fast_json import OrjsonRequest, OrjsonRoute
 
+try:
+    # FastAPI (0.165) builds the handler of an included route inside this context: the route as
+    # included (the include's dependencies, its dependency overrides) is what the handler serves.
+    from fastapi.routing import _effective_route_context_var as _included_route
+except ImportError:  # another FastAPI: no lean handlers (see _plan)
+    _included_route = None  # type: ignore[assignment]
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -78,14 +85,25 @@ def _dependency(sub: Dependant) -> _Dependency | None:
     return _Dependency(sub.name, call, sub.request_param_name, tuple(headers))
 
 
+def _as_served(route: OrjsonRoute) -> Any:
+    """The route as FastAPI's handler for it sees it (as included in its app, where it is); None
+    where that cannot be known."""
+    if _included_route is None:
+        return None
+    included = _included_route.get()
+    return included if included is not None and included.original_route is route else route
+
+
 def _plan(route: OrjsonRoute) -> _Plan | None:
     """How the lean handler serves `route`; None where its parameters are not of the simple kinds."""
-    dependant = route.dependant
+    served = _as_served(route)
+    dependant = None if served is None else served.dependant
     if (
-        not inspect.iscoroutinefunction(route.endpoint)
-        or route.response_model is not None
-        or route.status_code is not None
-        or route._embed_body_fields
+        dependant is None
+        or not inspect.iscoroutinefunction(route.endpoint)
+        or served.response_model is not None
+        or served.status_code is not None
+        or served._embed_body_fields
         or len(dependant.body_params) > 1
         or dependant.query_params
         or dependant.header_params
@@ -135,9 +153,12 @@ class LeanRoute(OrjsonRoute):
         # FastAPI's handler, given the OrjsonRequest that has read (and keeps) the body.
         full = APIRoute.get_route_handler(self)
         endpoint = self.endpoint
+        overrides = _as_served(self).dependency_overrides_provider
 
         async def lean(request: Request) -> Response:
             request = OrjsonRequest(request.scope, request.receive)
+            if getattr(overrides, "dependency_overrides", None):
+                return await full(request)  # overridden dependencies (tests): FastAPI resolves them
             values: dict[str, Any] = {}
             body: Any = None
             if plan.body is not None:

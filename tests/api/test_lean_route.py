@@ -107,6 +107,19 @@ def test_the_good_requests_reach_the_endpoint(client: TestClient) -> None:
     assert invalid["code"] == "400" and invalid["msg"].startswith("count: ")
 
 
+def test_overridden_dependencies_are_honoured() -> None:
+    app = FastAPI()
+    app.include_router(_router("/lean", LeanRoute))
+
+    async def stand_in() -> str:
+        return "stand-in"
+
+    app.dependency_overrides[caller] = stand_in
+    with TestClient(app) as http:
+        answer = http.post("/lean/echo", content=b'{"name": "a"}', headers={"Content-Type": "application/json"})
+    assert answer.json()["data"]["who"] == "stand-in"
+
+
 def _routes(app: FastAPI) -> list[Any]:
     found: list[Any] = []
     for route in app.router.routes:
