@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from imgopen import __version__
 from imgopen.api.a1111.routes import a1111_routers
@@ -22,6 +24,8 @@ from imgopen.api.routes.training import build_training_router
 from imgopen.roles.api import ApiServices
 
 log = logging.getLogger(__name__)
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """A self-hosted server for the Img Open image API. Every endpoint under
 `/AIGCImgOpenServ/saas` takes POST with a JSON body and answers HTTP 200 with the envelope
@@ -42,7 +46,15 @@ def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
             if start_services:
                 services.stop()
 
-    app = FastAPI(title="imgopen", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="imgopen",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks look up the global tracer provider on every request; this
+        # server's metrics are Prometheus' (/metrics). FastAPI's own switch still turns them on.
+        telemetry=None if os.getenv("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true" else _NO_TELEMETRY,
+    )
     app.state.services = services
     install_error_handlers(app)
     app.include_router(service.router)

@@ -149,3 +149,22 @@ def test_service_endpoints(served: Served) -> None:
     metrics = httpx.get(served.base_url + "/metrics", trust_env=False).text
     assert "imgopen_http_requests_total" in metrics
     assert "imgopen_tasks" in metrics
+
+
+def test_each_answer_has_its_own_request_id_and_is_counted_by_route_and_code(served: Served) -> None:
+    answers = [post(served, "/tool/imgEnlarge/queryTask", {"businessTaskId": "no-such"}, served.key_id, served.secret)]
+    answers.append(
+        post(served, "/tool/imgEnlarge/queryTask", {"businessTaskId": "no-such"}, served.key_id, served.secret)
+    )
+    ids = [answer.headers["x-request-id"] for answer in answers]
+    assert ids[0] != ids[1] and all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
+    assert [answer.json()["code"] for answer in answers] == ["404", "404"]
+    metrics = httpx.get(served.base_url + "/metrics", trust_env=False).text
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("imgopen_http_requests_total{")
+        and 'code="404"' in line
+        and "/tool/imgEnlarge/queryTask" in line
+    ]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 2
