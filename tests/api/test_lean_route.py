@@ -79,6 +79,16 @@ CASES: list[tuple[str, dict[str, str], bytes]] = [
     ("/echo", GOOD, b'{"count": "many"}'),  # missing and wrong type
     ("/echo", GOOD, b'["name"]'),  # not an object
     ("/echo", GOOD, b'{"name": '),  # not JSON
+    ("/echo", GOOD, b'{"name": "a", "count": 2, "count": 5}'),  # a repeated key
+    ("/echo", GOOD, b'{"name": "a", "count": 18446744073709551617}'),  # beyond 64 bits
+    ("/echo", GOOD, b'{"name": "a", "count": NaN}'),
+    ("/echo", GOOD, b'{"name": "a", "count": 2.0}'),
+    ("/echo", GOOD, b'{"name": "a", "count": "2"}'),
+    ("/echo", GOOD, b'{"name": "\\ud800"}'),  # a lone surrogate
+    ("/echo", GOOD, '{"name": "\u00e9t\u00e9"}'.encode()),
+    ("/echo", GOOD, b'{"name": "a"} trailing'),
+    ("/echo", GOOD, b'\xef\xbb\xbf{"name": "a"}'),  # a byte order mark
+    ("/echo", GOOD, b'{"name": "a", "extra": {"deep": [1, 2]}}'),
     ("/echo", GOOD, b""),  # no body
     ("/echo", {"X-Key": "good"}, b'{"name": "a"}'),  # no content type
     ("/echo", {**GOOD, "Content-Type": "text/plain"}, b'{"name": "a"}'),
