@@ -22,6 +22,30 @@ class Decoded:
     format: str
 
 
+# Leading bytes of the accepted formats: the format of a file that is about to be decoded anyway,
+# without parsing its header twice (0.15 ms for a PNG of 512x512).
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def format_of(data: bytes, what: str, max_pixels: int) -> str:
+    """The format of an image about to be decoded, from its leading bytes where they are one of
+    the accepted formats' (decode_image then checks the rest); else from its header (check_header)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    for signature, fmt in _SIGNATURES:
+        if data.startswith(signature):
+            return fmt
+    return check_header(data, what, max_pixels)[0]
+
+
 def check_header(data: bytes, what: str, max_pixels: int) -> tuple[str, int, int]:
     """(format, width, height) read from the header alone; 413 over the pixel limit, 422 for non-images."""
     image = _open(data, what, max_pixels)

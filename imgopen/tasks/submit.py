@@ -25,7 +25,7 @@ from imgopen.config import Settings
 from imgopen.db.tables import Task
 from imgopen.errors import ImgOpenError
 from imgopen.media.address_policy import AddressPolicy
-from imgopen.media.decode import check_header, decode_image
+from imgopen.media.decode import decode_image, format_of
 from imgopen.media.inputs import EXTENSIONS, INLINE_LIMIT, ImageInputs, is_inline, stored_ref
 from imgopen.metrics import Metrics
 from imgopen.schemas.types import iter_images, path_text, set_path
@@ -226,7 +226,7 @@ class TaskSubmitter:
                 data = self._inputs.read_bytes(value, what, key_id)
                 ref: str = value
                 if not is_inline(value) or len(value) > INLINE_LIMIT:
-                    fmt = check_header(data, what, self._inputs.limits.max_pixels)[0]
+                    fmt = format_of(data, what, self._inputs.limits.max_pixels)
                     name = re.sub(r"[^A-Za-z0-9_.-]", "_", what)
                     key = f"inputs/{task_id}/{name}.{EXTENSIONS.get(fmt, 'bin')}"
                     # Written while the image decodes (both outside the GIL); a failed decode
