@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import Match
@@ -96,6 +97,15 @@ def _as_served(route: OrjsonRoute) -> Any:
     return included if included is not None and included.original_route is route else route
 
 
+def _answers_a_response(endpoint: Callable[..., Any]) -> bool:
+    """Declared to answer a Response (FastAPI turns anything else into one: its handler does)."""
+    try:
+        answer = get_typed_return_annotation(endpoint)
+    except Exception:  # an annotation that does not resolve: FastAPI's handler decides
+        return False
+    return inspect.isclass(answer) and issubclass(answer, Response)
+
+
 def _plan(route: OrjsonRoute) -> _Plan | None:
     """How the lean handler serves `route`; None where its parameters are not of the simple kinds."""
     served = _as_served(route)
@@ -103,6 +113,7 @@ def _plan(route: OrjsonRoute) -> _Plan | None:
     if (
         dependant is None
         or not inspect.iscoroutinefunction(route.endpoint)
+        or not _answers_a_response(route.endpoint)
         or served.response_model is not None
         or served.status_code is not None
         or served._embed_body_fields
