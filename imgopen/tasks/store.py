@@ -33,6 +33,7 @@ from imgopen.tasks.states import TaskState
 V = TypeVar("V")
 _OWNERS_KEPT = 4096
 _ENDED_KEPT = 64  # rows hold their params: inline images up to 96 KB each
+_HERE_KEPT = 64
 ACTIVE_STATES = (TaskState.QUEUED.value, TaskState.RUNNING.value)
 QUEUED, RUNNING = TaskState.QUEUED.value, TaskState.RUNNING.value
 T = cast(Table, Task.__table__)
@@ -247,6 +248,9 @@ class TaskStore:
         # Task id -> its row as it ended here: a long-polling query woken by that end answers
         # from it instead of reading the row again (the final row no longer changes then).
         self._ended: _Newest[Task] = _Newest(_ENDED_KEPT)
+        # (key, businessTaskId) -> the task as inserted, for tasks inserted with a worker of this
+        # process holding them: until their end (which `_ended` tells), they run here.
+        self._here: _Newest[Task] = _Newest(_HERE_KEPT)
 
     def _one(self, statement: Any, params: Mapping[str, Any]) -> Any:
         with self._db.reading() as connection:
@@ -278,6 +282,15 @@ class TaskStore:
     def ended(self, task_id: str) -> Task | None:
         """The task's final row if it ended recently in this process (None: ask the database)."""
         return self._ended.get(task_id)
+
+    def running_here(self, key_id: str, business_task_id: str) -> Task | None:
+        """The key's task of that businessTaskId as inserted, if a worker of this process took it
+        at its insert and it has not ended here since (its row says queued or running): a query
+        that will wait for its end needs no read of the row. None: ask the database."""
+        task = self._here.get(f"{key_id}\n{business_task_id}")
+        if task is None or self._ended.get(task.id) is not None:
+            return None
+        return task
 
     def existing_or_conflict(self, key_id: str, business_task_id: str, body_hash: str) -> Task | None:
         """The task already made for this businessTaskId with the same body; "409" for another body."""
@@ -355,7 +368,10 @@ class TaskStore:
                 raise
             return existing, False
         self._owners.put(values["id"], new.key_id)
-        return _detached({"seq": seq, **values}), True
+        task = _detached({"seq": seq, **values})
+        if new.lease_owner is not None:
+            self._here.put(f"{new.key_id}\n{new.business_task_id}", task)
+        return task, True
 
     def active(self, key_id: str, kind: str) -> list[Task]:
         """The key's tasks of `kind` queued or running: the running ones first, then in queue order."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 
 class TaskWaiters:
@@ -24,12 +25,15 @@ class TaskWaiters:
         for loop, event in waiting:
             loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, task_id: str, timeout: float) -> None:
-        """Return when `task_id` is announced finished or after `timeout` seconds."""
+    async def wait(self, task_id: str, timeout: float, ended: Callable[[], bool] = lambda: False) -> None:
+        """Return when `task_id` is announced finished or after `timeout` seconds. `ended` is asked
+        once the wait is registered: an end announced before that is not waited for."""
         entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
             self._waiting[task_id].add(entry)
         try:
+            if ended():
+                return
             await asyncio.wait_for(entry[1].wait(), timeout)
         except TimeoutError:
             pass

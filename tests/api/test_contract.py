@@ -168,3 +168,24 @@ def test_each_answer_has_its_own_request_id_and_is_counted_by_route_and_code(ser
         and "/tool/imgEnlarge/queryTask" in line
     ]
     assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 2
+
+
+def test_a_query_that_waits_for_a_running_task_gets_its_end(served: Served, bid: Callable[..., str]) -> None:
+    """The task runs in this server (a worker took it at its insert): a waiting query starts waiting
+    without reading its row, and answers with the row as it ended; the other answers are unchanged."""
+    business_id = bid()
+    picture = data_uri(encode(astronaut()))
+    handle = served.client.img_enlarge(business_id, picture, scale=4)
+    assert served.services.tasks.running_here(served.key_id, business_id) is not None
+    now = served.client.query_tool("imgEnlarge", business_id)  # no wait: the row as it is
+    assert now["state"] in ("queued", "running") and now["outputImageUrl"] is None
+    with pytest.raises(ApiError) as wrong_tool:  # a waiting query for another tool: 404 at once
+        served.client.query_tool("watermark", business_id, wait_seconds=30)
+    assert wrong_tool.value.code == "404"
+    other = served.new_client()
+    with pytest.raises(ApiError) as hidden:
+        other.query_tool("imgEnlarge", business_id, wait_seconds=30)
+    assert hidden.value.code == "404"
+    done = served.client.query_tool("imgEnlarge", business_id, wait_seconds=30)
+    assert done["state"] == "success" and done["width"] == 2048 and done["outputImageUrl"]
+    assert served.client.wait(handle) == done

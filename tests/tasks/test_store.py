@@ -131,3 +131,27 @@ def test_queue_position_follows_priority_and_order(store: TaskStore) -> None:
     store.cancel(a)
     refreshed = store.get(b.id)
     assert refreshed is not None and store.queue_position(refreshed) == 1
+
+
+def test_running_here_knows_the_tasks_a_worker_of_this_process_took_at_insert(store: TaskStore) -> None:
+    held = NewTask(
+        kind="tool",
+        tool_code="imgEnlarge",
+        key_id="k-here",
+        business_task_id="held",
+        pool="cpu",
+        params={"x": 1},
+        body_hash="h",
+        lease_owner="this-process:cpu-0",
+        lease_ms=60_000,
+    )
+    task, _ = store.submit(held)
+    queued, _ = store.submit(new(key="k-here", bid="queued"))
+    here = store.running_here("k-here", "held")
+    assert here is not None and here.id == task.id and here.state == TaskState.RUNNING.value
+    assert store.running_here("k-here", "queued") is None  # no worker of ours holds it: ask the database
+    assert store.running_here("k-other", "held") is None  # another key's
+    assert store.finish(task.id, "this-process:cpu-0", TaskState.SUCCESS, result={"ok": 1})
+    assert store.running_here("k-here", "held") is None  # ended: its final row is known instead
+    ended = store.ended(task.id)
+    assert ended is not None and ended.state == TaskState.SUCCESS.value and queued.id != task.id

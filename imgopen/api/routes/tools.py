@@ -61,7 +61,11 @@ class ToolTaskFields(TaskProgressFields):
 
 
 def find_task(services: ApiServices, key_id: str, business_task_id: str, tool_code: str) -> Task:
-    task = services.tasks.find(key_id, business_task_id)
+    return tool_task(services.tasks.find(key_id, business_task_id), business_task_id, tool_code)
+
+
+def tool_task(task: Task | None, business_task_id: str, tool_code: str) -> Task:
+    """`task` if it is a task of tool `tool_code`; else "404"."""
     if task is None or task.kind != TOOL.name or task.tool_code != tool_code:
         raise ImgOpenError("404", f"no task with businessTaskId {business_task_id!r} for tool {tool_code}")
     return task
@@ -189,7 +193,9 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
         def find() -> Task:
             return find_task(services, key.id, body.businessTaskId, code)
 
-        task = await settled(services, find, body.waitSeconds)
+        here = services.tasks.running_here(key.id, body.businessTaskId)
+        running = tool_task(here, body.businessTaskId, code) if here is not None else None
+        task = await settled(services, find, body.waitSeconds, running=running)
         return ok(services.views.tool(task))
 
     async def cancel(body: TaskRef, key: KeyDep, services: ServicesDep) -> Response:
