@@ -236,6 +236,10 @@ class _Newest(Generic[V]):
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
+    def drop(self, task_id: str) -> None:
+        with self._lock:
+            self._items.pop(task_id, None)
+
 
 class TaskStore:
     def __init__(self, db: Database, task_prefix: str = "loc") -> None:
@@ -557,6 +561,7 @@ class TaskStore:
                 )
         assert ended is not None
         self._ended.put(task_id, ended)
+        self._here.drop(f"{ended.key_id}\n{ended.business_task_id}")
         return True
 
     # --- cancel and recovery --------------------------------------------------------------------

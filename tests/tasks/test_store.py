@@ -155,3 +155,8 @@ def test_running_here_knows_the_tasks_a_worker_of_this_process_took_at_insert(st
     assert store.running_here("k-here", "held") is None  # ended: its final row is known instead
     ended = store.ended(task.id)
     assert ended is not None and ended.state == TaskState.SUCCESS.value and queued.id != task.id
+    # Still known as ended once many later ends have pushed its final row out of memory.
+    for _ in range(80):
+        later, _ = store.submit(new(key="k-here"))
+        assert store.finish(later.id, None, TaskState.CANCELLED, from_state=TaskState.QUEUED.value)
+    assert store.ended(task.id) is None and store.running_here("k-here", "held") is None
