@@ -24,7 +24,6 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -52,7 +51,7 @@ class _Dependency:
 
 @dataclass(frozen=True)
 class _Plan:
-    body: tuple[str, TypeAdapter[Any]] | None
+    body: Any  # the body parameter's field (FastAPI's ModelField: validates as FastAPI does), or None
     request_param: str | None
     path_params: tuple[str, ...]
     dependencies: tuple[_Dependency, ...]
@@ -135,14 +134,8 @@ def _plan(route: OrjsonRoute) -> _Plan | None:
         if dependency is None:
             return None
         dependencies.append(dependency)
-    body = None
-    if dependant.body_params:
-        field = dependant.body_params[0]
-        if field.field_info.annotation is None or field.field_info.metadata:
-            return None  # constraints on the body parameter itself: FastAPI's handler applies them
-        body = (field.name, TypeAdapter(field.field_info.annotation))
     return _Plan(
-        body=body,
+        body=dependant.body_params[0] if dependant.body_params else None,
         request_param=dependant.request_param_name,
         path_params=tuple(param.name for param in dependant.path_params),
         dependencies=tuple(dependencies),
@@ -198,10 +191,8 @@ class LeanRoute(OrjsonRoute):
                     arguments[dependency.request_param] = request
                 values[dependency.name] = await dependency.call(**arguments)
             if plan.body is not None:
-                name, adapter = plan.body
-                try:
-                    values[name] = adapter.validate_python(body)
-                except ValidationError:
+                values[plan.body.name], errors = plan.body.validate(body)
+                if errors:
                     return await full(request)
             if plan.request_param is not None:
                 values[plan.request_param] = request

@@ -153,6 +153,10 @@ _CLAIMS = {(skip, affinity): _claim_statement(skip, affinity) for skip in (False
 _FINISHES = {(owned, state): _finish_statement(owned, state) for owned in (False, True) for state in (QUEUED, RUNNING)}
 
 
+def _business_key(key_id: str, business_task_id: str) -> str:
+    return f"{key_id}\n{business_task_id}"
+
+
 def _detached(values: Mapping[Any, Any]) -> Task:
     """A detached Task holding `values` (no session needed to read its attributes). Made as the ORM
     makes the objects it loads, without the constructor: that sets each attribute through its
@@ -291,7 +295,7 @@ class TaskStore:
         """The key's task of that businessTaskId as inserted, if a worker of this process took it
         at its insert and it has not ended here since (its row says queued or running): a query
         that will wait for its end needs no read of the row. None: ask the database."""
-        task = self._here.get(f"{key_id}\n{business_task_id}")
+        task = self._here.get(_business_key(key_id, business_task_id))
         if task is None or self._ended.get(task.id) is not None:
             return None
         return task
@@ -374,7 +378,7 @@ class TaskStore:
         self._owners.put(values["id"], new.key_id)
         task = _detached({"seq": seq, **values})
         if new.lease_owner is not None:
-            self._here.put(f"{new.key_id}\n{new.business_task_id}", task)
+            self._here.put(_business_key(new.key_id, new.business_task_id), task)
         return task, True
 
     def active(self, key_id: str, kind: str) -> list[Task]:
@@ -561,7 +565,7 @@ class TaskStore:
                 )
         assert ended is not None
         self._ended.put(task_id, ended)
-        self._here.drop(f"{ended.key_id}\n{ended.business_task_id}")
+        self._here.drop(_business_key(ended.key_id, ended.business_task_id))
         return True
 
     # --- cancel and recovery --------------------------------------------------------------------
