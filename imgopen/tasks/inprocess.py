@@ -201,8 +201,10 @@ class InProcessExecutor:
 
     def _work(self, group: str, owner: str) -> None:
         slot = _Slot(owner, group, threading.Condition(self._locks[group]))
+        after_task = False
         while not self._stopping.is_set():
-            task = self._next_task(slot)
+            task = self._next_task(slot, after_task)
+            after_task = task is not None
             if task is None:
                 continue
             self._runner.run_claimed(task, owner, self._lease_ms)
@@ -211,9 +213,12 @@ class InProcessExecutor:
             # woken-to-answered 0.38 -> 0.09 ms).
             time.sleep(ANSWER_FIRST_SECONDS)
 
-    def _next_task(self, slot: _Slot) -> Task | None:
+    def _next_task(self, slot: _Slot, after_task: bool = False) -> Task | None:
         """The task this thread runs next: the one handed to it, or one it claims; None after an
-        idle wait (woken by a dispatch, or the poll interval for other processes' tasks)."""
+        idle wait (woken by a dispatch, or the poll interval for other processes' tasks). Right
+        after a task, the queue is read only when a submit found no thread idle (pending): else
+        it holds nothing this process knows of, and the read (a query holding the GIL for much of
+        its time) would slow the event loop answering the task that just ended."""
         lock = self._locks[slot.group]
         with lock:
             # A submit is inserting our task. Should it never hand it over (a bug), the thread is
@@ -229,11 +234,8 @@ class InProcessExecutor:
             handed = slot.take()
             if handed is not None:
                 return handed
-        try:
-            claimed = self._store.claim_next(THREAD_POOLS[slot.group], slot.owner, self._lease_ms)
-        except Exception:
-            log.exception("worker %s: could not claim a task", slot.owner)
-            claimed = None
+            look = not after_task or self._pending[slot.group]
+        claimed = self._claim(slot) if look else None
         if claimed is not None:
             return claimed
         with lock:
@@ -247,3 +249,10 @@ class InProcessExecutor:
                     return handed
             self._pending[slot.group] = False
         return None
+
+    def _claim(self, slot: _Slot) -> Task | None:
+        try:
+            return self._store.claim_next(THREAD_POOLS[slot.group], slot.owner, self._lease_ms)
+        except Exception:
+            log.exception("worker %s: could not claim a task", slot.owner)
+            return None

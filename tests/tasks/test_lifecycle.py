@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +125,45 @@ def test_an_idle_worker_takes_a_task_as_it_is_inserted(
             services.submitter.submit(submission(first, 2))
         assert refused.value.code == "409"
         run(bid("second"))
+    finally:
+        served.stop()
+
+
+def test_a_worker_reads_the_queue_after_a_task_only_when_a_submit_found_it_busy(
+    make_settings: SettingsFactory, tmp_path: Path, bid: Callable[..., str]
+) -> None:
+    """Tasks handed over at their insert leave nothing queued: the worker goes idle without a
+    read of the queue. Tasks submitted while it works are taken as soon as it is free (the idle
+    poll is 30 s here: only that read can find them in time)."""
+    settings = make_settings(
+        cpu_workers=1, gpu_workers=0, poll_seconds=30.0, database_url=f"sqlite:///{tmp_path}/own.db"
+    )
+    services = build_services(settings, extra_tools=[SleepTool()])
+    served = Served(services)
+    executor, store = services.executor, services.tasks
+    assert isinstance(executor, InProcessExecutor)
+    claims: list[int] = []
+    claim_next = store.claim_next
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(1)
+        return claim_next(*args, **kwargs)
+
+    try:
+        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
+        store.claim_next = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            wait_for(lambda: executor.idle_threads()["cpu"] == 1)
+            done = served.client.wait(sleep_task(served, bid(), steps=1, stepSeconds=0), timeout=10)
+            assert done["state"] == "success"
+        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
+        assert claims == []
+        busy = sleep_task(served, bid("busy"), steps=3, stepSeconds=0.1)
+        waiting = [sleep_task(served, bid("queued"), steps=1, stepSeconds=0) for _ in range(2)]
+        started = time.monotonic()
+        for handle in [busy, *waiting]:
+            assert served.client.wait(handle, timeout=20)["state"] == "success"
+        assert time.monotonic() - started < 10 and len(claims) >= 2
     finally:
         served.stop()
 
