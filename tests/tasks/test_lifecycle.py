@@ -172,7 +172,7 @@ def test_a_submit_from_the_event_loop_runs_on_the_worker_that_then_runs_its_task
         assert refused.value.code == "409" and inserted_on[-1] == "imgopen-cpu-0"
         wait_for(lambda: executor.idle_threads()["cpu"] == 1)  # given back
         busy, queued = bid("busy"), bid("queued")
-        running, _ = asyncio.run(services.submitter.submit_async(submission(busy, 3, 0.1)))
+        running, _ = asyncio.run(services.submitter.submit_async(submission(busy, 5, 0.2)))
         wait_for(lambda: executor.idle_threads()["cpu"] == 0)
         waiting, _ = asyncio.run(services.submitter.submit_async(submission(queued, 1)))
         assert inserted_on[-1] != "imgopen-cpu-0" and waiting.state == "queued"
@@ -215,7 +215,7 @@ def test_a_worker_reads_the_queue_after_a_task_only_when_a_submit_found_it_busy(
             assert done["state"] == "success"
         wait_for(lambda: executor.idle_threads()["cpu"] == 1)
         assert claims == []
-        busy = sleep_task(served, bid("busy"), steps=3, stepSeconds=0.1)
+        busy = sleep_task(served, bid("busy"), steps=5, stepSeconds=0.2)
         waiting = [sleep_task(served, bid("queued"), steps=1, stepSeconds=0) for _ in range(2)]
         started = time.monotonic()
         for handle in [busy, *waiting]:
