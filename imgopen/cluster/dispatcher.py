@@ -7,14 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from imgopen.clock import now_ms
 from imgopen.cluster.celery_app import make_celery, publish, queue_name
 from imgopen.config import Settings
 from imgopen.db.tables import Task
-from imgopen.tasks.executor import POOLS, T
+from imgopen.tasks.executor import POOLS
 from imgopen.tasks.periodic import Periodic
 from imgopen.tasks.store import TaskStore
 from imgopen.tasks.workers import WorkerDirectory
@@ -58,9 +57,6 @@ class CeleryExecutor:
 
     def unreserve(self, owner: str) -> None:
         """Nothing is ever reserved here."""
-
-    def run_on(self, owner: str, job: Callable[[], T]) -> Future[T] | None:
-        return None  # nothing is ever reserved here
 
     def dispatch(self, task: Task) -> None:
         self.publish(task.pool, task.id)

@@ -3,16 +3,13 @@ an executor only tells workers about rows, and workers claim them (tasks/store.p
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from imgopen.db.tables import Task
 
 # Where tasks run: "gpu" (diffusion), "cpu" (image tools), "train" (LoRA training). A worker
 # process serves one or more pools; `imgopen serve` runs "train" on its GPU workers.
 POOLS = ("gpu", "cpu", "train")
-T = TypeVar("T")
 
 
 class Executor(Protocol):
@@ -30,14 +27,7 @@ class Executor(Protocol):
         ...
 
     def unreserve(self, owner: str) -> None:
-        """Give back a reservation that got no task (the submit was refused or already existed);
-        nothing happens once it was handed its task."""
-
-    def run_on(self, owner: str, job: Callable[[], T]) -> Future[T] | None:
-        """Run `job` (the submit of its task) on the thread of the worker reserved as `owner`, which
-        then runs the task that job hands it; its outcome in the future. None: it cannot be (the
-        caller runs the job itself, still holding the reservation)."""
-        ...
+        """Give back a reservation that got no task (the submit was refused or already existed)."""
 
     def dispatch(self, task: Task) -> None:
         """`task` was committed queued (or claimed by a reservation): have a worker of its pool take it."""

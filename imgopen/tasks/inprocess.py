@@ -12,14 +12,12 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from imgopen.config import Settings
 from imgopen.db.tables import Task
 from imgopen.tasks.context import StopReason
-from imgopen.tasks.executor import T
 from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.periodic import Periodic
 from imgopen.tasks.runner import TaskRunner
@@ -39,15 +37,13 @@ def _group_of(pool: str) -> str:
 @dataclass(eq=False)
 class _Slot:
     """One worker thread as the executor sees it: woken on its own condition (sharing its group's
-    lock), idle or reserved, the submit it is given to run while reserved (run_on), and the
-    claimed task handed to it."""
+    lock), idle or reserved, and the claimed task handed to it."""
 
     owner: str
     group: str
     wake: threading.Condition
     reserved: bool = False
     handed: Task | None = None
-    job: Callable[[], None] | None = None
 
     def take(self) -> Task | None:
         """The task handed over, if any (under the group's lock)."""
@@ -153,35 +149,6 @@ class InProcessExecutor:
     def unreserve(self, owner: str) -> None:
         self._hand(owner, None)
 
-    def run_on(self, owner: str, job: Callable[[], T]) -> Future[T] | None:
-        # The submit's decoding then runs on the core that runs the task right after, with no
-        # thread to wake between: 0.6 to 1 ms less per cheap tool task (bench/tools.py, A/B).
-        slot = self._reserved.get(owner)
-        if slot is None:
-            return None
-        future: Future[T] = Future()
-
-        def run() -> None:
-            # Run even if the caller gave up waiting (a cancelled future): the job ends the
-            # reservation, by a task handed over or given back.
-            waited = future.set_running_or_notify_cancel()
-            try:
-                result = job()
-            except BaseException as exc:
-                if waited:
-                    future.set_exception(exc)
-            else:
-                if waited:
-                    future.set_result(result)
-
-        with self._locks[slot.group]:
-            # A thread that stopped, or gave the reservation up, would never run it.
-            if self._stopping.is_set() or self._reserved.get(owner) is not slot:
-                return None
-            slot.job = run
-            slot.wake.notify()
-        return future
-
     def _hand(self, owner: str, task: Task | None) -> bool:
         slot = self._reserved.pop(owner, None)
         if slot is None:
@@ -258,17 +225,12 @@ class InProcessExecutor:
             # free again after a lease's time, and the reaper requeues the task once it expires.
             given_up = time.monotonic() + self._lease_ms / 1000
             while slot.reserved and not self._stopping.is_set():
-                if slot.job is not None:
-                    self._run_job(slot, lock)
-                    continue
                 if time.monotonic() >= given_up:
                     log.error("worker %s: reserved by a submit that never handed its task over", slot.owner)
                     self._reserved.pop(slot.owner, None)
                     slot.reserved = False
                     break
                 slot.wake.wait(self._settings.poll_seconds)
-            if slot.job is not None:  # given while stopping: its caller waits for it all the same
-                self._run_job(slot, lock)
             handed = slot.take()
             if handed is not None:
                 return handed
@@ -287,17 +249,6 @@ class InProcessExecutor:
                     return handed
             self._pending[slot.group] = False
         return None
-
-    @staticmethod
-    def _run_job(slot: _Slot, lock: threading.Lock) -> None:
-        """The submit given to this reserved thread (run_on), run outside the group's lock."""
-        job, slot.job = slot.job, None
-        lock.release()
-        try:
-            if job is not None:
-                job()
-        finally:
-            lock.acquire()
 
     def _claim(self, slot: _Slot) -> Task | None:
         try:

@@ -7,7 +7,6 @@ references in the params) so a retry after a crash does not depend on the URL st
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -17,11 +16,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import httpx
-from anyio import to_thread
 from pydantic import BaseModel
 
 from imgopen.config import Settings
@@ -140,33 +137,8 @@ class TaskSubmitter:
             size += len(value)
         return size <= INLINE_LIMIT
 
-    async def submit_async(self, sub: Submission) -> tuple[Task, bool]:
-        """submit() for the event loop, off it: where every input is inline (nothing to download)
-        and a worker of this process is idle, on that worker's thread, which then runs the task
-        (see Executor.run_on); else in the thread pool."""
-        owner = self._reserve(sub) if all(is_inline(value) for _path, value in iter_images(sub.request)) else None
-        if owner is None:
-            return await to_thread.run_sync(self.submit, sub)
-        future = self._executor.run_on(owner, partial(self._submit_reserved, sub, owner))
-        if future is None:
-            return await to_thread.run_sync(self._submit_reserved, sub, owner)
-        return await asyncio.wrap_future(future)
-
     def submit(self, sub: Submission) -> tuple[Task, bool]:
         """(task, created). The same businessTaskId and body gives the same task, nothing run twice."""
-        return self._submit(sub, partial(self._reserve, sub))
-
-    def _reserve(self, sub: Submission) -> str | None:
-        """An idle worker held for the task, which it gets at its insert (None: insert it queued)."""
-        return None if sub.run_by_caller else self._executor.reserve(sub.pool)
-
-    def _submit_reserved(self, sub: Submission, owner: str) -> tuple[Task, bool]:
-        try:
-            return self._submit(sub, lambda: owner)
-        finally:
-            self._executor.unreserve(owner)  # nothing happens once the task was handed to it
-
-    def _submit(self, sub: Submission, reserve: Callable[[], str | None]) -> tuple[Task, bool]:
         limit = self._settings.max_active_tasks_per_key
         images = [value for _path, value in iter_images(sub.request)]
         digest: str | Future[str]
@@ -194,7 +166,7 @@ class TaskSubmitter:
             if sub.precheck is not None:
                 sub.precheck(sizes)
             # An idle worker of this process takes the task as it is inserted (no claim after).
-            owner = reserve()
+            owner = None if sub.run_by_caller else self._executor.reserve(sub.pool)
             task, created = self._store.submit(
                 NewTask(
                     kind=sub.kind,

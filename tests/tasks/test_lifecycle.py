@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,61 +125,6 @@ def test_an_idle_worker_takes_a_task_as_it_is_inserted(
             services.submitter.submit(submission(first, 2))
         assert refused.value.code == "409"
         run(bid("second"))
-    finally:
-        served.stop()
-
-
-def test_a_submit_from_the_event_loop_runs_on_the_worker_that_then_runs_its_task(
-    make_settings: SettingsFactory, tmp_path: Path, bid: Callable[..., str]
-) -> None:
-    """submit_async decodes and inserts on the idle worker it reserves, which then runs the task;
-    a refused submit raises to its caller and gives the worker back; with no idle worker (or once
-    stopping) the submit runs in the thread pool instead."""
-    settings = make_settings(cpu_workers=1, gpu_workers=0, database_url=f"sqlite:///{tmp_path}/own.db")
-    services = build_services(settings, extra_tools=[SleepTool()])
-    served = Served(services)
-    executor, store, tool = services.executor, services.tasks, services.tools.get("test/sleep")
-    assert isinstance(executor, InProcessExecutor) and tool is not None
-    inserted_on: list[str] = []
-    insert = store.submit
-
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        inserted_on.append(threading.current_thread().name)
-        return insert(*args, **kwargs)
-
-    def submission(business: str, steps: int, seconds: float = 0) -> Submission:
-        body = tool_request_model(tool).model_validate(
-            {"businessTaskId": business, "steps": steps, "stepSeconds": seconds}
-        )
-        return tool_submission(services, served.key_id, tool, body)
-
-    def done(task_id: str, business: str) -> str:
-        handle = TaskHandle("tool", business, task_id, "test/sleep")
-        return str(served.client.wait(handle, timeout=10)["state"])
-
-    store.submit = recorded  # type: ignore[method-assign]
-    try:
-        first = bid("first")
-        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
-        task, created = asyncio.run(services.submitter.submit_async(submission(first, 1)))
-        assert created and inserted_on == ["imgopen-cpu-0"] and str(task.lease_owner).endswith(":cpu-0")
-        assert done(task.id, first) == "success"
-        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
-        with pytest.raises(ImgOpenError) as refused:  # the same businessTaskId, another body
-            asyncio.run(services.submitter.submit_async(submission(first, 2)))
-        assert refused.value.code == "409" and inserted_on[-1] == "imgopen-cpu-0"
-        wait_for(lambda: executor.idle_threads()["cpu"] == 1)  # given back
-        busy, queued = bid("busy"), bid("queued")
-        running, _ = asyncio.run(services.submitter.submit_async(submission(busy, 5, 0.2)))
-        wait_for(lambda: executor.idle_threads()["cpu"] == 0)
-        waiting, _ = asyncio.run(services.submitter.submit_async(submission(queued, 1)))
-        assert inserted_on[-1] != "imgopen-cpu-0" and waiting.state == "queued"
-        assert done(running.id, busy) == done(waiting.id, queued) == "success"
-        wait_for(lambda: executor.idle_threads()["cpu"] == 1)
-        owner = executor.reserve("cpu")
-        assert owner is not None
-        executor.stop()
-        assert executor.run_on(owner, lambda: None) is None  # a stopped thread would never run it
     finally:
         served.stop()
 

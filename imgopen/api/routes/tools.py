@@ -135,7 +135,7 @@ async def run_tool(services: ApiServices, key_id: str, code: str, fields: dict[s
         body = tool_request_model(tool).model_validate({**fields, "businessTaskId": f"{code}-{uuid.uuid4().hex}"})
     except ValidationError as exc:
         raise ImgOpenError("400", describe_validation(list(exc.errors()))) from exc
-    task, _created = await services.submitter.submit_async(tool_submission(services, key_id, tool, body))
+    task, _created = await run_in_threadpool(services.submitter.submit, tool_submission(services, key_id, tool, body))
     if tool.synchronous:
         await run_in_threadpool(services.submitter.run_here, task)
 
@@ -184,7 +184,7 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
         if services.submitter.is_quick(submission):
             task, _created = services.submitter.submit(submission)
         else:
-            task, _created = await services.submitter.submit_async(submission)
+            task, _created = await run_in_threadpool(services.submitter.submit, submission)
         if tool.synchronous:
             return ok(await answer_now(services, task, key.id, code))
         return ok({"task_id": task.id, "taskId": task.id, "businessTaskId": task.business_task_id})
