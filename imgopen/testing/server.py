@@ -25,9 +25,19 @@ def free_port() -> int:
 class ImgopenProcess:
     """`python -m imgopen ARGS...` with IMGOPEN_* settings from `env`, its output in a log file."""
 
-    def __init__(self, args: Sequence[str], data_dir: Path, env: dict[str, str] | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "",
+        cwd: Path | None = None,
+    ) -> None:
         self.args = list(args)
         self.data_dir = data_dir
+        # The working directory: `-m imgopen` imports the imgopen found there first (another
+        # checkout's, for a comparison), else the installed one.
+        self._cwd = cwd
         self._env = {
             **os.environ,
             "IMGOPEN_DATA_DIR": str(data_dir),
@@ -43,7 +53,11 @@ class ImgopenProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "imgopen", *self.args], env=self._env, stdout=self._log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "imgopen", *self.args],
+            cwd=self._cwd,
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
@@ -99,11 +113,17 @@ class HttpProcess(ImgopenProcess):
     """A process that serves HTTP (`serve` or `api`) on a free port; started when /healthz answers."""
 
     def __init__(
-        self, args: Sequence[str], data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        args: Sequence[str],
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        super().__init__(args, data_dir, {"IMGOPEN_PORT": str(self.port), "IMGOPEN_HOST": "127.0.0.1", **(env or {})})
+        env = {"IMGOPEN_PORT": str(self.port), "IMGOPEN_HOST": "127.0.0.1", **(env or {})}
+        super().__init__(args, data_dir, env, cwd=cwd)
 
     def start(self, timeout: float = 90.0) -> HttpProcess:
         self.launch()
@@ -123,8 +143,10 @@ class HttpProcess(ImgopenProcess):
 class ServerProcess(HttpProcess):
     """`imgopen serve`: everything in one process."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
-        super().__init__(["serve", "--no-access-log"], data_dir, env, port)
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None, cwd: Path | None = None
+    ) -> None:
+        super().__init__(["serve", "--no-access-log"], data_dir, env, port, cwd)
         self.log_path = data_dir / "server.log"
 
 
