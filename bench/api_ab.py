@@ -14,53 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
 from bench.tools import all_cases, time_api  # noqa: E402
-
-
-def serve(tree: Path, data: Path, models: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`imgopen serve` of `tree` (its own code first on the path); the process and its URL."""
-    from imgopen.testing.server import free_port
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "IMGOPEN_DATA_DIR": str(data),
-        "IMGOPEN_CREATE_FIRST_KEY": "false",
-        "IMGOPEN_HOST": "127.0.0.1",
-        "IMGOPEN_PORT": str(port),
-        "IMGOPEN_MODELS_DIR": str(models),
-    }
-    log = (data / "server.log").open("ab")
-    # The tree as the working directory: `-m imgopen` then imports its code, not this checkout's.
-    args = [sys.executable, "-m", "imgopen", "serve", "--no-access-log"]
-    process = subprocess.Popen(args, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server of {tree} exited; see {data / 'server.log'}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the server of {tree} did not start; see {data / 'server.log'}")
 
 
 def main() -> None:
@@ -77,6 +40,7 @@ def main() -> None:
     from imgopen.config import Settings
     from imgopen.db.engine import open_database
     from imgopen.testing.images import astronaut, data_uri, encode
+    from imgopen.testing.server import ServerProcess
     from imgopen.testing.tiny_models import write_models_folder
     from imgopen.tools.specs import builtin_specs
 
@@ -89,15 +53,16 @@ def main() -> None:
         models = root / "models"
         if any(case.needs_models for case in cases):
             write_models_folder(models)
-        processes: list[subprocess.Popen[bytes]] = []
+        servers: list[ServerProcess] = []
         clients: dict[str, Any] = {}
         try:
             for name, tree in trees.items():
                 data = root / name
                 key = KeyStore(open_database(Settings(data_dir=data))).create("bench")
-                process, url = serve(tree, data, models)
-                processes.append(process)
-                clients[name] = Client(url, key.id, key.secret)
+                # The tree as the working directory: `-m imgopen` then imports its code.
+                env = {"PYTHONPATH": str(tree), "IMGOPEN_MODELS_DIR": str(models)}
+                servers.append(ServerProcess(data, env, cwd=tree).start())
+                clients[name] = Client(servers[-1].base_url, key.id, key.secret)
             differences = []
             print(f"{'tool':<40} {'old ms':>8} {'new ms':>8} {'new - old (paired) ms':>22}")
             for case in cases:
@@ -121,9 +86,8 @@ def main() -> None:
         finally:
             for client in clients.values():
                 client.close()
-            for process in processes:
-                process.terminate()
-                process.wait(30)
+            for server in servers:
+                server.stop()
 
 
 if __name__ == "__main__":

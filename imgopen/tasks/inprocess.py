@@ -213,7 +213,7 @@ class InProcessExecutor:
             # woken-to-answered 0.38 -> 0.09 ms).
             time.sleep(ANSWER_FIRST_SECONDS)
 
-    def _next_task(self, slot: _Slot, after_task: bool = False) -> Task | None:
+    def _next_task(self, slot: _Slot, after_task: bool) -> Task | None:
         """The task this thread runs next: the one handed to it, or one it claims; None after an
         idle wait (woken by a dispatch, or the poll interval for other processes' tasks). Right
         after a task, the queue is read only when a submit found no thread idle (pending): else
