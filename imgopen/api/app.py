@@ -15,6 +15,7 @@ from imgopen.api.a1111.routes import a1111_routers
 from imgopen.api.envelope import BASE_PATH
 from imgopen.api.errors import install_error_handlers
 from imgopen.api.middleware import RequestMetrics
+from imgopen.api.route_index import RouteIndex
 from imgopen.api.routes import service
 from imgopen.api.routes.models import build_model_router
 from imgopen.api.routes.sd import build_sd_router
@@ -46,6 +47,7 @@ def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
             if start_services:
                 services.stop()
 
+    telemetry_on = os.getenv("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
     app = FastAPI(
         title="imgopen",
         version=__version__,
@@ -53,18 +55,25 @@ def create_app(services: ApiServices, start_services: bool = True) -> FastAPI:
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hooks look up the global tracer provider on every request; this
         # server's metrics are Prometheus' (/metrics). FastAPI's own switch still turns them on.
-        telemetry=None if os.getenv("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true" else _NO_TELEMETRY,
+        telemetry=None if telemetry_on else _NO_TELEMETRY,
     )
     app.state.services = services
     install_error_handlers(app)
-    app.include_router(service.router)
-    app.include_router(build_tool_router(services.tools, BASE_PATH))
-    app.include_router(build_sd_router(BASE_PATH))
-    app.include_router(build_model_router(BASE_PATH))
-    app.include_router(build_training_router(BASE_PATH))
-    app.include_router(build_task_list_router(BASE_PATH))
-    if services.settings.a1111_api:
-        for router in a1111_routers():
-            app.include_router(router)
+    routers = [
+        service.router,
+        build_tool_router(services.tools, BASE_PATH),
+        build_sd_router(BASE_PATH),
+        build_model_router(BASE_PATH),
+        build_training_router(BASE_PATH),
+        build_task_list_router(BASE_PATH),
+        *(a1111_routers() if services.settings.a1111_api else []),
+    ]
+    in_order = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    for router in routers:
+        app.include_router(router)
+    if not telemetry_on:
+        # First in line; FastAPI's scan finds what it does not hold. (With telemetry on, FastAPI
+        # names a request's span after the route its own scan picked.)
+        app.router.routes.insert(0, RouteIndex(app, in_order))
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     return app

@@ -18,6 +18,7 @@ from imgopen.api.envelope import ok
 from imgopen.api.errors import install_error_handlers
 from imgopen.api.fast_json import OrjsonRoute
 from imgopen.api.lean_route import LeanRoute, _plan
+from imgopen.api.route_index import RouteIndex
 from imgopen.config import Settings
 from imgopen.errors import ImgOpenError
 from imgopen.services import build_services
@@ -138,6 +139,8 @@ def test_overridden_dependencies_are_honoured() -> None:
 def _routes(app: FastAPI) -> list[Any]:
     found: list[Any] = []
     for route in app.router.routes:
+        if isinstance(route, RouteIndex):  # it holds routes listed after it
+            continue
         contexts = getattr(route, "effective_route_contexts", None)
         found.extend(context.original_route for context in contexts()) if contexts else found.append(route)
     return found
