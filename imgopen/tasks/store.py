@@ -202,6 +202,11 @@ class NewTask:
     lease_ms: int = 0
 
 
+class PlannedRow(NamedTuple):
+    task: Task  # as it will be inserted (no seq yet)
+    values: dict[str, Any]
+
+
 class Signals(NamedTuple):
     owned: bool  # the run still holds the task's lease
     cancel: bool
@@ -322,13 +327,16 @@ class TaskStore:
             raise _too_many(max_active)
         return None
 
-    def submit(self, new: NewTask, max_active: int | None = None) -> tuple[Task, bool]:
-        """Insert the task (queued, or running under new.lease_owner); (task, True) when made now,
-        (existing task, False) when this key already made it with the same body. "409" for another
-        body, "429" when the key already has `max_active` tasks queued or running. One transaction:
-        the checks and the insert cannot be raced."""
+    def plan(self, new: NewTask) -> PlannedRow:
+        """The row that submit(new, planned=...) inserts, before it is (see tasks/insertion.py).
+        The task's key is known from now on: its worker may read the inputs stored under its id."""
+        values = self._values(new)
+        self._owners.put(values["id"], new.key_id)
+        return PlannedRow(_detached({"seq": None, **values}), values)
+
+    def _values(self, new: NewTask) -> dict[str, Any]:
         now = now_ms()
-        values: dict[str, Any] = {
+        return {
             "id": new.task_id or self.new_id(),
             "kind": new.kind,
             "tool_code": new.tool_code,
@@ -359,6 +367,15 @@ class TaskStore:
             "stored_bytes": new.stored_bytes,
             "files_expired_at": None,
         }
+
+    def submit(
+        self, new: NewTask, max_active: int | None = None, planned: PlannedRow | None = None
+    ) -> tuple[Task, bool]:
+        """Insert the task (queued, or running under new.lease_owner); (task, True) when made now,
+        (existing task, False) when this key already made it with the same body. "409" for another
+        body, "429" when the key already has `max_active` tasks queued or running. One transaction:
+        the checks and the insert cannot be raced. `planned`: the row as plan(new) made it."""
+        values = self._values(new) if planned is None else planned.values
         # The insert comes first and the unique (key, businessTaskId) decides whether the task is
         # new: no read before it. A refusal (429, 403) or a clash then looks for the task this key
         # already made: a resubmit is answered with it, whatever the limits say now.

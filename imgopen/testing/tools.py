@@ -17,6 +17,7 @@ class SleepParams(ToolParams):
     stepSeconds: float = Field(0.05, ge=0, le=10, description="Time per step.")
     failCode: str | None = Field(None, description="Fail at the end with this code.")
     crash: bool = Field(False, description="Raise an unexpected exception at the end.")
+    note: str | None = Field(None, max_length=100, description="Store this text as the output note.txt.")
 
 
 class SleepResult(ToolResult):
@@ -35,6 +36,8 @@ class SleepTool(SleepSpec, Tool[SleepParams, SleepResult]):
         for step in range(params.steps):
             time.sleep(params.stepSeconds)
             ctx.progress((step + 1) / params.steps, {"step": step + 1, "totalSteps": params.steps})
+        if params.note is not None:
+            ctx.save_bytes(params.note.encode(), "note.txt")
         if params.failCode:
             raise ImgOpenError(params.failCode, f"failed on purpose with {params.failCode}")
         if params.crash:
