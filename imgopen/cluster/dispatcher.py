@@ -14,6 +14,7 @@ from imgopen.cluster.celery_app import make_celery, publish, queue_name
 from imgopen.config import Settings
 from imgopen.db.tables import Task
 from imgopen.tasks.executor import POOLS
+from imgopen.tasks.insertion import Insertion
 from imgopen.tasks.periodic import Periodic
 from imgopen.tasks.store import TaskStore
 from imgopen.tasks.workers import WorkerDirectory
@@ -58,7 +59,9 @@ class CeleryExecutor:
     def unreserve(self, owner: str) -> None:
         """Nothing is ever reserved here."""
 
-    def dispatch(self, task: Task) -> None:
+    def dispatch(self, task: Task, insertion: Insertion | None = None) -> None:
+        if insertion is not None:  # only a reservation's task comes with one, and none is made here
+            raise RuntimeError(f"task {task.id}: handed over before its insert, but this executor reserves no worker")
         self.publish(task.pool, task.id)
 
     def run_now(self, task_id: str) -> bool:

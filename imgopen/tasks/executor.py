@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from imgopen.db.tables import Task
+from imgopen.tasks.insertion import Insertion
 
 # Where tasks run: "gpu" (diffusion), "cpu" (image tools), "train" (LoRA training). A worker
 # process serves one or more pools; `imgopen serve` runs "train" on its GPU workers.
@@ -29,8 +30,10 @@ class Executor(Protocol):
     def unreserve(self, owner: str) -> None:
         """Give back a reservation that got no task (the submit was refused or already existed)."""
 
-    def dispatch(self, task: Task) -> None:
-        """`task` was committed queued (or claimed by a reservation): have a worker of its pool take it."""
+    def dispatch(self, task: Task, insertion: Insertion | None = None) -> None:
+        """`task` was committed queued (or claimed by a reservation): have a worker of its pool take
+        it. With `insertion`, `task` is claimed by a reservation and still being inserted: its
+        worker starts on it now and waits for the insert before it writes (tasks/insertion.py)."""
 
     def run_now(self, task_id: str) -> bool:
         """Run a queued task in the caller's thread; False when that cannot be (a worker had already

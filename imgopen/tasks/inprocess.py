@@ -18,6 +18,7 @@ from typing import Any
 from imgopen.config import Settings
 from imgopen.db.tables import Task
 from imgopen.tasks.context import StopReason
+from imgopen.tasks.insertion import Insertion
 from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.periodic import Periodic
 from imgopen.tasks.runner import TaskRunner
@@ -34,6 +35,10 @@ def _group_of(pool: str) -> str:
     return next(group for group, pools in THREAD_POOLS.items() if pool in pools)
 
 
+# A task handed to a worker, with its insertion when it is handed over before its insert.
+_Work = tuple[Task, Insertion | None]
+
+
 @dataclass(eq=False)
 class _Slot:
     """One worker thread as the executor sees it: woken on its own condition (sharing its group's
@@ -43,12 +48,12 @@ class _Slot:
     group: str
     wake: threading.Condition
     reserved: bool = False
-    handed: Task | None = None
+    handed: _Work | None = None
 
-    def take(self) -> Task | None:
+    def take(self) -> _Work | None:
         """The task handed over, if any (under the group's lock)."""
-        task, self.handed = self.handed, None
-        return task
+        work, self.handed = self.handed, None
+        return work
 
 
 class InProcessExecutor:
@@ -149,18 +154,18 @@ class InProcessExecutor:
     def unreserve(self, owner: str) -> None:
         self._hand(owner, None)
 
-    def _hand(self, owner: str, task: Task | None) -> bool:
+    def _hand(self, owner: str, work: _Work | None) -> bool:
         slot = self._reserved.pop(owner, None)
         if slot is None:
             return False
         with self._locks[slot.group]:
             slot.reserved = False
-            slot.handed = task
+            slot.handed = work
             slot.wake.notify()
         return True
 
-    def dispatch(self, task: Task) -> None:
-        if task.lease_owner is not None and self._hand(task.lease_owner, task):
+    def dispatch(self, task: Task, insertion: Insertion | None = None) -> None:
+        if task.lease_owner is not None and self._hand(task.lease_owner, (task, insertion)):
             return  # claimed at insert for a reserved thread: handed over, no claim
         # One task, one thread woken: more would race for it and then for the GIL while it runs.
         self._wake_threads(_group_of(task.pool), every=False)
@@ -203,17 +208,18 @@ class InProcessExecutor:
         slot = _Slot(owner, group, threading.Condition(self._locks[group]))
         after_task = False
         while not self._stopping.is_set():
-            task = self._next_task(slot, after_task)
-            after_task = task is not None
-            if task is None:
+            work = self._next_task(slot, after_task)
+            after_task = work is not None
+            if work is None:
                 continue
-            self._runner.run_claimed(task, owner, self._lease_ms)
+            task, insertion = work
+            self._runner.run_claimed(task, owner, self._lease_ms, insertion)
             # The answer first: a long poll woken by this end needs the GIL on the event loop's
             # thread for a moment, which claiming the next task at once would hold (measured:
             # woken-to-answered 0.38 -> 0.09 ms).
             time.sleep(ANSWER_FIRST_SECONDS)
 
-    def _next_task(self, slot: _Slot, after_task: bool) -> Task | None:
+    def _next_task(self, slot: _Slot, after_task: bool) -> _Work | None:
         """The task this thread runs next: the one handed to it, or one it claims; None after an
         idle wait (woken by a dispatch, or the poll interval for other processes' tasks). Right
         after a task, the queue is read only when a submit found no thread idle (pending): else
@@ -237,7 +243,7 @@ class InProcessExecutor:
             look = not after_task or self._pending[slot.group]
         claimed = self._claim(slot) if look else None
         if claimed is not None:
-            return claimed
+            return claimed, None
         with lock:
             if not self._pending[slot.group] and not self._stopping.is_set():
                 self._idle[slot.group].append(slot)

@@ -17,6 +17,7 @@ from imgopen.metrics import Metrics
 from imgopen.storage.base import Storage
 from imgopen.tasks.context import StopReason, StopSignal, TaskCancelled, TaskContext
 from imgopen.tasks.handlers import BatchHandler, TaskHandler
+from imgopen.tasks.insertion import Insertion
 from imgopen.tasks.leases import LeaseKeeper
 from imgopen.tasks.states import TaskState
 from imgopen.tasks.store import TaskStore
@@ -45,12 +46,13 @@ class TaskRunner:
         self._metrics = metrics
         self._on_finished = on_finished
 
-    def run(self, task: Task, owner: str) -> None:
+    def run(self, task: Task, owner: str, insertion: Insertion | None = None) -> None:
+        """Run a claimed task; with `insertion`, one whose row is still being inserted."""
         stop = StopSignal()
-        self._leases.hold(task.id, owner, stop)
         started = time.monotonic()
+        writable = _Writable(self._leases, task.id, owner, stop, insertion)
         try:
-            state = self._run(task, owner, stop)
+            state = self._run(task, owner, stop, writable)
         finally:
             self._leases.release(task.id)
         self._announce(task, state, started)
@@ -60,8 +62,12 @@ class TaskRunner:
             self._on_finished(task.id)  # first: a long-polling client is waiting for this
             self._metrics.task_finished(task.kind, task.tool_code, state.value, time.monotonic() - started)
 
-    def _context(self, task: Task, owner: str, stop: StopSignal) -> TaskContext:
+    def _context(
+        self, task: Task, owner: str, stop: StopSignal, writable: Callable[[], bool] = lambda: True
+    ) -> TaskContext:
         def sink(fraction: float, info: dict[str, Any] | None) -> None:
+            if not writable():
+                raise TaskCancelled()  # its submit made no task: the run ends here, dropped
             signals = self._store.set_progress(task.id, owner, fraction, info)
             if not signals.owned:
                 stop.set(StopReason.LEASE_LOST)
@@ -71,8 +77,8 @@ class TaskRunner:
 
         return TaskContext(task.id, task.key_id, self._settings, self._inputs, self._storage, sink=sink, stop=stop)
 
-    def _run(self, task: Task, owner: str, stop: StopSignal) -> TaskState | None:
-        ctx = self._context(task, owner, stop)
+    def _run(self, task: Task, owner: str, stop: StopSignal, writable: _Writable) -> TaskState | None:
+        ctx = self._context(task, owner, stop, writable)
         handler = self._handlers.get(task.kind)
         try:
             if handler is None:
@@ -80,6 +86,11 @@ class TaskRunner:
             outcome: dict[str, Any] | BaseException = handler.run(task, ctx)
         except Exception as exc:
             outcome = exc
+        if not writable():
+            # The submit that started this run made no task: nothing of it is kept. Its outputs
+            # lie under its own, fresh task id (the submitter's inputs it deletes itself).
+            self._storage.delete_prefix(f"outputs/{task.id}")
+            return None
         return self._settle(task, owner, ctx, stop, outcome)
 
     def _settle(
@@ -126,15 +137,18 @@ class TaskRunner:
             )
 
     # --- batches of compatible tasks (coalesced generation) -------------------------------------
-    def run_claimed(self, task: Task, owner: str, lease_ms: int) -> list[Task]:
-        """Run a task just claimed, together with compatible queued ones when its handler runs
-        batches (each of them claimed, leased and finished on its own); the tasks run."""
+    def run_claimed(self, task: Task, owner: str, lease_ms: int, insertion: Insertion | None = None) -> list[Task]:
+        """Run a task just claimed (`insertion`: see run), together with compatible queued ones when
+        its handler runs batches (each of them claimed, leased and finished on its own); the tasks
+        run."""
         handler = self._handlers.get(task.kind)
         limit = handler.batch_limit if isinstance(handler, BatchHandler) else 1
         key = handler.batch_key(task) if isinstance(handler, BatchHandler) and limit > 1 else None
         if key is None:
-            self.run(task, owner)
+            self.run(task, owner, insertion)
             return [task]
+        if insertion is not None and not insertion.wait():
+            return []  # a batch starts once its first task's row exists: this one never will
         assert isinstance(handler, BatchHandler)
         tasks, images = [task], handler.batch_images(task)
         try:
@@ -204,3 +218,26 @@ class TaskRunner:
             return state
         log.warning("task %s: finished as %s but its lease was gone; outcome dropped", task.id, state.value)
         return None
+
+
+class _Writable:
+    """Whether a run may write (progress, its outcome): a claimed task at once, holding its lease;
+    one handed over before its insert (tasks/insertion.py) once its row exists, taking the lease
+    then; never when the insert was refused."""
+
+    def __init__(
+        self, leases: LeaseKeeper, task_id: str, owner: str, stop: StopSignal, insertion: Insertion | None
+    ) -> None:
+        self._leases, self._task_id, self._owner, self._stop = leases, task_id, owner, stop
+        self._insertion = insertion
+        self._writable = insertion is None
+        if insertion is None:
+            leases.hold(task_id, owner, stop)
+
+    def __call__(self) -> bool:
+        if self._insertion is not None:
+            self._writable = self._insertion.wait()
+            self._insertion = None
+            if self._writable:
+                self._leases.hold(self._task_id, self._owner, self._stop)
+        return self._writable

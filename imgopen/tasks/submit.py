@@ -31,6 +31,8 @@ from imgopen.metrics import Metrics
 from imgopen.schemas.types import iter_images, path_text, set_path
 from imgopen.storage.base import Storage
 from imgopen.tasks.executor import Executor
+from imgopen.tasks.insertion import Insertion
+from imgopen.tasks.kinds import TOOL
 from imgopen.tasks.store import NewTask, TaskStore
 
 Precheck = Callable[[Mapping[str, tuple[int, int]]], None]
@@ -161,42 +163,55 @@ class TaskSubmitter:
         task_id = sub.task_id or self._store.new_id()
         params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
         owner: str | None = None
+        insertion: Insertion | None = None
         try:
             sizes, stored = self._store_inputs(sub.request, params, task_id, sub.key_id)
             if sub.precheck is not None:
                 sub.precheck(sizes)
             # An idle worker of this process takes the task as it is inserted (no claim after).
             owner = None if sub.run_by_caller else self._executor.reserve(sub.pool)
-            task, created = self._store.submit(
-                NewTask(
-                    kind=sub.kind,
-                    tool_code=sub.tool_code,
-                    key_id=sub.key_id,
-                    business_task_id=sub.business_task_id,
-                    pool=sub.pool,
-                    params=params,
-                    body_hash=digest if isinstance(digest, str) else digest.result(),
-                    callback_url=sub.callback_url,
-                    task_id=task_id,
-                    affinity=sub.affinity,
-                    images=sub.images,
-                    stored_bytes=stored,
-                    lease_owner=owner,
-                    lease_ms=int(self._settings.lease_seconds * 1000),
-                ),
-                max_active=limit,
+            new = NewTask(
+                kind=sub.kind,
+                tool_code=sub.tool_code,
+                key_id=sub.key_id,
+                business_task_id=sub.business_task_id,
+                pool=sub.pool,
+                params=params,
+                body_hash=digest if isinstance(digest, str) else digest.result(),
+                callback_url=sub.callback_url,
+                task_id=task_id,
+                affinity=sub.affinity,
+                images=sub.images,
+                stored_bytes=stored,
+                lease_owner=owner,
+                lease_ms=int(self._settings.lease_seconds * 1000),
             )
+            planned = None
+            # The reserved worker starts on a tool's task while the row is inserted (see
+            # tasks/insertion.py). Tools only: their runs are short, so half a millisecond counts,
+            # and keep nothing but their outputs (a training keeps checkpoints). Not under a
+            # caller's own task id: a refused insert drops the outputs under the task's id.
+            if owner is not None and sub.kind == TOOL.name and sub.task_id is None:
+                planned, insertion = self._store.plan(new), Insertion()
+                self._executor.dispatch(planned.task, insertion)
+            task, created = self._store.submit(new, max_active=limit, planned=planned)
         except BaseException:
+            if insertion is not None:
+                insertion.refused()
             self._abandon(task_id, owner)
             raise
         if not created:  # the task existed (a resubmit, or a concurrent twin won)
+            if insertion is not None:
+                insertion.refused()
             self._abandon(task_id, owner)
             return task, False
-        self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         if sub.callback_url:
             self._expect_callback(task.id)  # before dispatch: the task may end at once
-        if not sub.run_by_caller:
+        if insertion is not None:
+            insertion.made()
+        elif not sub.run_by_caller:
             self._executor.dispatch(task)
+        self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         return task, True
 
     def _abandon(self, task_id: str, owner: str | None) -> None:
