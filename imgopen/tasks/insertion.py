@@ -10,7 +10,10 @@ progress report, or at its end, and its outcome and outputs are dropped.
 
 from __future__ import annotations
 
+import logging
 import threading
+
+log = logging.getLogger(__name__)
 
 
 class Insertion:
@@ -27,7 +30,10 @@ class Insertion:
         """No row was made for this run."""
         self._decided.set()
 
-    def wait(self) -> bool:
-        """Whether the row was made, once the insert is decided."""
-        self._decided.wait()
+    def wait(self, timeout: float) -> bool:
+        """Whether the row was made, once the insert is decided; False when it is not decided in
+        `timeout` seconds (a submit that never decides is a bug: its run must not wait forever)."""
+        if not self._decided.wait(timeout):
+            log.error("a task handed over before its insert: the insert was not decided in %.0f s", timeout)
+            return False
         return self._made

@@ -50,7 +50,7 @@ class TaskRunner:
         """Run a claimed task; with `insertion`, one whose row is still being inserted."""
         stop = StopSignal()
         started = time.monotonic()
-        writable = _Writable(self._leases, task.id, owner, stop, insertion)
+        writable = _Writable(self._leases, task.id, owner, stop, insertion, self._settings.lease_seconds)
         try:
             state = self._run(task, owner, stop, writable)
         finally:
@@ -147,7 +147,7 @@ class TaskRunner:
         if key is None:
             self.run(task, owner, insertion)
             return [task]
-        if insertion is not None and not insertion.wait():
+        if insertion is not None and not insertion.wait(self._settings.lease_seconds):
             return []  # a batch starts once its first task's row exists: this one never will
         assert isinstance(handler, BatchHandler)
         tasks, images = [task], handler.batch_images(task)
@@ -226,17 +226,24 @@ class _Writable:
     then; never when the insert was refused."""
 
     def __init__(
-        self, leases: LeaseKeeper, task_id: str, owner: str, stop: StopSignal, insertion: Insertion | None
+        self,
+        leases: LeaseKeeper,
+        task_id: str,
+        owner: str,
+        stop: StopSignal,
+        insertion: Insertion | None,
+        timeout: float,
     ) -> None:
         self._leases, self._task_id, self._owner, self._stop = leases, task_id, owner, stop
-        self._insertion = insertion
+        self._insertion, self._timeout = insertion, timeout
         self._writable = insertion is None
         if insertion is None:
             leases.hold(task_id, owner, stop)
 
     def __call__(self) -> bool:
         if self._insertion is not None:
-            self._writable = self._insertion.wait()
+            # An insert takes milliseconds; one not decided in a lease's time never will be.
+            self._writable = self._insertion.wait(self._timeout)
             self._insertion = None
             if self._writable:
                 self._leases.hold(self._task_id, self._owner, self._stop)

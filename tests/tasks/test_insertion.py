@@ -14,6 +14,7 @@ import pytest
 from imgopen.client import ApiError
 from imgopen.services import build_services
 from imgopen.tasks.inprocess import InProcessExecutor
+from imgopen.tasks.insertion import Insertion
 from imgopen.tasks.store import NewTask, PlannedRow
 from imgopen.testing.tools import SleepTool
 from tests.conftest import Served, SettingsFactory
@@ -154,3 +155,13 @@ def test_a_submit_with_its_own_task_id_waits_for_its_row(one_worker: Served, ins
     task, created = services.submitter.submit(submission)
     assert created and task.id == submission.task_id and inserts.planned == []
     wait_for(lambda: (row := services.tasks.get(task.id)) is not None and row.state == "success")
+
+
+def test_an_insertion_never_decided_lets_its_run_go() -> None:
+    """A submit that never decides (a bug) must not hold its worker forever: the run gives up."""
+    undecided, made, refused = Insertion(), Insertion(), Insertion()
+    made.made()
+    refused.refused()
+    started = time.monotonic()
+    assert undecided.wait(0.05) is False and time.monotonic() - started >= 0.05
+    assert made.wait(0.05) is True and refused.wait(0.05) is False
