@@ -221,9 +221,9 @@ class TaskRunner:
 
 
 class _Writable:
-    """Whether a run may write (progress, its outcome): a claimed task at once, holding its lease;
-    one handed over before its insert (tasks/insertion.py) once its row exists, taking the lease
-    then; never when the insert was refused."""
+    """Whether a run may write (progress, its outcome): a claimed task at once; one handed over
+    before its insert (tasks/insertion.py) once its row exists, never when the insert was refused.
+    The lease is held from the row's first moment: at once, or when the insert is made."""
 
     def __init__(
         self,
@@ -234,17 +234,16 @@ class _Writable:
         insertion: Insertion | None,
         timeout: float,
     ) -> None:
-        self._leases, self._task_id, self._owner, self._stop = leases, task_id, owner, stop
         self._insertion, self._timeout = insertion, timeout
         self._writable = insertion is None
         if insertion is None:
             leases.hold(task_id, owner, stop)
+        else:
+            insertion.when_made(lambda: leases.hold(task_id, owner, stop))
 
     def __call__(self) -> bool:
         if self._insertion is not None:
             # An insert takes milliseconds; one not decided in a lease's time never will be.
             self._writable = self._insertion.wait(self._timeout)
             self._insertion = None
-            if self._writable:
-                self._leases.hold(self._task_id, self._owner, self._stop)
         return self._writable

@@ -165,3 +165,30 @@ def test_an_insertion_never_decided_lets_its_run_go() -> None:
     started = time.monotonic()
     assert undecided.wait(0.05) is False and time.monotonic() - started >= 0.05
     assert made.wait(0.05) is True and refused.wait(0.05) is False
+    # Whoever waits for the row learns of it only once what was asked for its making is done.
+    held: list[str] = []
+    later = Insertion()
+    later.when_made(lambda: held.append("lease"))
+    refused.when_made(lambda: held.append("never"))
+    made.when_made(lambda: held.append("at once"))
+    assert held == ["at once"]
+    later.made()
+    assert later.wait(0.05) is True and held == ["at once", "lease"]
+    # A run that gave up waiting takes no lease for a row made after.
+    given_up = Insertion()
+    given_up.when_made(lambda: held.append("too late"))
+    assert given_up.wait(0.01) is False
+    given_up.made()
+    assert held == ["at once", "lease"]
+
+
+def test_a_cancel_during_an_early_run_wins(one_worker: Served, inserts: _Inserts, bid: Callable[[str], str]) -> None:
+    """The run's lease is held from the moment its row exists: a cancel while it runs reaches it at
+    once (this quick run reports no progress: nothing else would tell it)."""
+    client = one_worker.client
+    _idle(one_worker)
+    handle = client.submit_tool("test/sleep", bid("cancel"), steps=1, stepSeconds=0.2)
+    assert inserts.planned == [handle.task_id]
+    assert client.cancel(handle)["state"] == "running"
+    done = client.wait(handle, timeout=10)
+    assert (done["state"], done["errorMsg"]) == ("cancelled", "cancelled while running")
