@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
+import pybase64
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
@@ -58,6 +58,6 @@ async def detect(body: DetectRequest, key: A1111Key, services: ServicesDep) -> d
             },
         )
         data = await run_in_threadpool(services.inputs.read_bytes, first_output(task), "map", key.id)
-        maps.append(base64.b64encode(data).decode())
+        maps.append(pybase64.b64encode_as_string(data))
         poses.append((task.result or {}).get("poseKeypoints"))
     return {"images": maps, "info": "Success", "poses": poses if any(p is not None for p in poses) else None}

@@ -3,10 +3,10 @@ Img Open API has (imgEnlarge, codeformer, interrogate): the same tasks, the same
 
 from __future__ import annotations
 
-import base64
 import io
 from typing import Any
 
+import pybase64
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
@@ -63,7 +63,7 @@ async def _extras(services: ApiServices, key_id: str, source: str, body: ExtrasR
     data = services.inputs.read_bytes(current, "image", key_id)
     if size is not None and body.resize_mode == 1 and body.upscaling_crop:
         data = await run_in_threadpool(_crop_png, data, size)
-    return base64.b64encode(data).decode(), "; ".join(done)
+    return pybase64.b64encode_as_string(data), "; ".join(done)
 
 
 async def _upscale(
@@ -106,7 +106,7 @@ def _blend(services: ApiServices, key_id: str, before: str, after: str, visibili
     old = Image.open(io.BytesIO(services.inputs.read_bytes(before, "image", key_id))).convert("RGB")
     new = Image.open(io.BytesIO(services.inputs.read_bytes(after, "image", key_id))).convert("RGB")
     mixed = Image.blend(old.resize(new.size, Image.Resampling.LANCZOS), new, visibility)
-    return base64.b64encode(encode_image(mixed)).decode()
+    return pybase64.b64encode_as_string(encode_image(mixed))
 
 
 def _crop_png(data: bytes, size: tuple[int, int]) -> bytes:

@@ -4,13 +4,13 @@ as A1111 answers: bare base64 images, the parameters, and `info` as a JSON strin
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import json
 import time
 from typing import Any
 
+import pybase64
 from fastapi import HTTPException
 from pydantic import ValidationError
 
@@ -254,10 +254,10 @@ def answer(
         seeds.append(image.seed)
         infotexts.append(_parameters_of(data) or (result.info.get("infotext", "") if result else ""))
         if request.send_images:
-            images.append(base64.b64encode(data).decode())
+            images.append(pybase64.b64encode_as_string(data))
     if isinstance(request, Img2ImgRequest) and request.include_init_images and request.send_images:
         init = services.inputs.read_bytes(str(task.params["image_link"]), "init_images[0]", key_id)
-        images.insert(0, base64.b64encode(init).decode())
+        images.insert(0, pybase64.b64encode_as_string(init))
     info = result.info if result else {}
     all_warnings = warnings + list((task.result or {}).get("warnings", []))
     first_seed = seeds[0] if seeds else params.seed

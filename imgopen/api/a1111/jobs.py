@@ -3,9 +3,9 @@ own jobs only (its access key's)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
+import pybase64
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
@@ -52,7 +52,7 @@ def progress_of(services: ApiServices, key_id: str, skip_current_image: bool) ->
     preview = info.get("previewKey")
     if current is not None and preview and not skip_current_image:
         try:
-            image = base64.b64encode(services.storage.get(str(preview))).decode()
+            image = pybase64.b64encode_as_string(services.storage.get(str(preview)))
         except ImgOpenError:  # replaced meanwhile: the next poll has the new one
             image = None
     running = current is not None and current.state == TaskState.RUNNING.value
