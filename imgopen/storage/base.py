@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
 from imgopen.errors import ImgOpenError
 
 _KEY = re.compile(r"^(inputs|outputs|previews|models)/[A-Za-z0-9._\-/]{1,400}$")
+# The folders of storage that hold one task's files each, under the task's id.
+TASK_AREAS = ("inputs", "outputs")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 # Keys that belong to one task, hence to the access key that submitted it.
 _TASK_KEY = re.compile(r"^(?:inputs|outputs)/(?P<task>[A-Za-z0-9_\-]{1,64})/[^/]")
 
@@ -17,6 +21,11 @@ def check_key(key: str) -> str:
     if not _KEY.match(key) or ".." in key.split("/") or "//" in key:
         raise ImgOpenError("404", f"no such file: {key}")
     return key
+
+
+def is_task_id(name: str) -> bool:
+    """Whether a folder name under one of TASK_AREAS can be a task's id."""
+    return _TASK_ID.match(name) is not None
 
 
 def task_of_key(key: str) -> str | None:
@@ -41,6 +50,15 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def delete_prefix(self, prefix: str) -> None: ...
+
+    def folders(self, area: str) -> Iterator[str]:
+        """The names of the folders right under `area` (one of TASK_AREAS): the tasks with files there."""
+        ...
+
+    def written_ms(self, folder: str) -> int | None:
+        """When anything under `folder` (e.g. "outputs/<taskId>") was last written, in ms since the
+        epoch; None when there is nothing there."""
+        ...
 
     def url(self, key: str) -> str: ...
 

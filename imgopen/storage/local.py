@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +54,26 @@ class LocalStorage:
             shutil.rmtree(target, ignore_errors=True)
         elif target.is_file():
             target.unlink()
+
+    def folders(self, area: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(self.root / area))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield entry.name
+
+    def written_ms(self, folder: str) -> int | None:
+        # The folders count too: one made a moment ago, its first file not yet written, is recent.
+        newest: int | None = None
+        target = self.path(folder.rstrip("/"))
+        for path in (target, *target.rglob("*")):
+            try:
+                newest = max(newest or 0, path.stat().st_mtime_ns // 1_000_000)
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+        return newest
 
     def url(self, key: str) -> str:
         url = f"{self._base}{FILES_ROUTE}{check_key(key)}"

@@ -5,6 +5,7 @@ Credentials come from the standard AWS variables and files, as boto3 reads them.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -88,6 +89,21 @@ class S3Storage:
                     doomed.append({"Key": item["Key"]})
         for start in range(0, len(doomed), 1000):  # S3's limit per delete request
             self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed[start : start + 1000]})
+
+    def folders(self, area: str) -> Iterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{area}/", Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                yield common["Prefix"][len(area) + 1 :].rstrip("/")
+
+    def written_ms(self, folder: str) -> int | None:
+        base = check_key(folder.rstrip("/")) + "/"
+        paginator = self._client.get_paginator("list_objects_v2")
+        newest: int | None = None
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
+            for item in page.get("Contents", []):
+                newest = max(newest or 0, int(item["LastModified"].timestamp() * 1000))
+        return newest
 
     def url(self, key: str) -> str:
         check_key(key)
