@@ -203,6 +203,17 @@ class Settings(BaseSettings):
         ),
     )
     retention_check_seconds: float = Field(300.0, gt=0, description="How often expired files are looked for.")
+    orphan_sweep: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Delete the files that no task of this database owns, once an hour old (left by a crash during a "
+            "submit or a run). auto: with local storage only; a bucket may be shared by another deployment, "
+            "whose tasks this database does not know (on: the bucket is this deployment's alone)."
+        ),
+    )
+    orphan_check_seconds: float = Field(
+        3600.0, gt=0, description="How often the orphan sweep looks for such files (and once at start)."
+    )
 
     # --- callbacks ---------------------------------------------------------------------------
     callback_delays: Annotated[list[float], NoDecode] = Field(

@@ -11,6 +11,7 @@ from imgopen.config import Settings
 from imgopen.roles.core import Core, build_core
 from imgopen.tasks.callbacks import CallbackDispatcher
 from imgopen.tasks.executor import Executor
+from imgopen.tasks.orphans import OrphanSweeper
 from imgopen.tasks.retention import RetentionSweeper
 from imgopen.tasks.submit import TaskSubmitter
 from imgopen.tasks.waiters import TaskWaiters
@@ -32,6 +33,7 @@ class ApiServices(Core):
     waiters: TaskWaiters
     callbacks: CallbackDispatcher
     retention: RetentionSweeper
+    orphans: OrphanSweeper
     # Tell callbacks and long-polling queries that a task ended (cancels end tasks outside workers).
     on_finished: Callable[[str], None]
 
@@ -40,8 +42,10 @@ class ApiServices(Core):
         self.executor.start()
         self.callbacks.start()
         self.retention.start()
+        self.orphans.start()
 
     def stop(self) -> None:
+        self.orphans.stop()
         self.retention.stop()
         self.executor.stop()
         self.submitter.close()
@@ -87,6 +91,12 @@ def assemble_api(
         waiters=waiters,
         callbacks=callbacks,
         retention=RetentionSweeper(core.db, core.storage, settings.retention_days, settings.retention_check_seconds),
+        orphans=OrphanSweeper(
+            core.db,
+            core.storage,
+            settings.orphan_check_seconds,
+            enabled=settings.orphan_sweep == "on" or (settings.orphan_sweep == "auto" and settings.storage == "local"),
+        ),
         on_finished=on_finished,
     )
 

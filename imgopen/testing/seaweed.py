@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -65,19 +65,22 @@ class SeaweedServer:
         self.stop()
         raise RuntimeError(f"weed mini did not serve S3 within {timeout} s: {self.log()}")
 
-    def _bucket_ready(self) -> bool:
+    def client(self) -> Any:
+        """A boto3 S3 client of this server, with its credentials."""
         import boto3
 
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
+    def _bucket_ready(self) -> bool:
         try:
             httpx.get(self.endpoint, timeout=1, trust_env=False)
-            client = boto3.client(
-                "s3",
-                endpoint_url=self.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=ACCESS_KEY,
-                aws_secret_access_key=SECRET_KEY,
-            )
-            client.head_bucket(Bucket=self.bucket)
+            self.client().head_bucket(Bucket=self.bucket)
         except Exception:
             return False
         return True

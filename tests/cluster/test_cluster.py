@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import numpy as np
 import pytest
@@ -27,8 +26,8 @@ from imgopen.db.engine import Database
 from imgopen.testing.cluster import BROKERS, LocalCluster
 from imgopen.testing.http_peers import Peer, running_peer
 from imgopen.testing.images import data_uri, decode, encode
-from imgopen.testing.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
-from tests.conftest import PG_URL, postgres_schema
+from imgopen.testing.seaweed import SeaweedServer
+from tests.conftest import PG_URL, Served, postgres_schema
 
 pytestmark = pytest.mark.skipif(PG_URL is None, reason="a cluster needs PostgreSQL: set IMGOPEN_TEST_DATABASE_URL")
 
@@ -112,7 +111,9 @@ def checker(size: int, seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
 
 
-def test_tool_tasks_spread_over_both_workers_with_outputs_in_the_bucket(cluster: Running) -> None:
+def test_tool_tasks_spread_over_both_workers_with_outputs_in_the_bucket(
+    cluster: Running, seaweed: SeaweedServer
+) -> None:
     client = cluster.client
     sources = [checker(8, seed) for seed in range(100)]
 
@@ -123,13 +124,7 @@ def test_tool_tasks_spread_over_both_workers_with_outputs_in_the_bucket(cluster:
     with ThreadPoolExecutor(8) as pool:
         done = list(pool.map(one, range(100)))
     assert [answer["state"] for answer in done] == ["success"] * 100
-    s3 = boto3.client(
-        "s3",
-        endpoint_url="http://127.0.0.1:8333",
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
+    s3 = seaweed.client()
     for index in (0, 37, 99):
         url = done[index]["outputImageUrl"]
         assert "X-Amz-Signature=" in url, url  # pre-signed by the S3 server's rules
@@ -318,31 +313,41 @@ def test_a_killed_worker_s_task_ends_once_on_the_other(cluster: Running, callbac
     assert len(hooks) == 1, hooks
 
 
-def test_retention_deletes_expired_files_from_the_bucket(
-    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def served_on_the_bucket(
+    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bucket: str | None = None, **settings: Any
+) -> Served:
+    """A whole server in this process (SQLite) whose storage is an S3 bucket (the server's own by default)."""
     from imgopen.config import Settings
     from imgopen.services import build_services
     from imgopen.testing.server import free_port
-    from tests.conftest import Served
 
     s3_env = seaweed.env()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, s3_env[name])
-    settings = Settings(
-        data_dir=tmp_path,
-        models_dir=tmp_path / "models",
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        port=free_port(),
-        create_first_key=False,
-        storage="s3",
-        s3_bucket=seaweed.bucket,
-        s3_endpoint_url=seaweed.endpoint,
-        s3_path_style=True,
-        retention_days=1 / 86_400,
-        retention_check_seconds=3600,
+    return Served(
+        build_services(
+            Settings(
+                data_dir=tmp_path,
+                models_dir=tmp_path / "models",
+                database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                port=free_port(),
+                create_first_key=False,
+                storage="s3",
+                s3_bucket=bucket or seaweed.bucket,
+                s3_endpoint_url=seaweed.endpoint,
+                s3_path_style=True,
+                **settings,
+            )
+        )
     )
-    served = Served(build_services(settings))
+
+
+def test_retention_deletes_expired_files_from_the_bucket(
+    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = served_on_the_bucket(
+        seaweed, tmp_path, monkeypatch, retention_days=1 / 86_400, retention_check_seconds=3600
+    )
     try:
         done = served.client.wait(served.client.img_enlarge("kept-then-gone", data_uri(encode(checker(8, 1))), scale=2))
         url = done["outputImageUrl"]
@@ -356,5 +361,34 @@ def test_retention_deletes_expired_files_from_the_bucket(
         assert httpx.get(url, trust_env=False).status_code == 404
         answer = served.client.query_tool("imgEnlarge", "kept-then-gone")
         assert answer["filesExpired"] is True and answer["outputImageUrl"] is None
+    finally:
+        served.stop()
+
+
+def test_files_no_task_owns_are_deleted_from_the_bucket(
+    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imgopen.tasks.orphans import OrphanSweeper
+
+    # A bucket of its own: the module's other tests leave files of tasks that this database lacks.
+    bucket = "orphans"
+    seaweed.client().create_bucket(Bucket=bucket)
+    served = served_on_the_bucket(seaweed, tmp_path, monkeypatch, bucket=bucket)
+    try:
+        done = served.client.wait(served.client.img_enlarge("owned", data_uri(encode(checker(8, 2))), scale=2))
+        storage, db = served.services.storage, served.services.db
+        # Not on its own with a bucket (another deployment may share it): IMGOPEN_ORPHAN_SWEEP=on.
+        assert not served.services.orphans.enabled
+        owned = f"outputs/{done['taskId']}/image-1.png"
+        # As a crash leaves them: files under task ids that never got their row.
+        left = ["outputs/crashed-1/image-1.png", "inputs/crashed-2/sourceImage.png"]
+        for key in left:
+            storage.put(key, encode(checker(8, 3)))
+        assert OrphanSweeper(db, storage, 3600).sweep() == 0  # written just now: maybe a submit under way
+        # Judged as if an hour had passed (S3 keeps its own write times): the orphans go, the task's file stays.
+        assert OrphanSweeper(db, storage, 3600, grace_seconds=0).sweep() == 2
+        assert not any(storage.exists(key) for key in left)
+        assert storage.exists(owned)
+        assert httpx.get(done["outputImageUrl"], trust_env=False).status_code == 200
     finally:
         served.stop()
