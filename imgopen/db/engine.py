@@ -47,6 +47,10 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 16
+            # The connection used last goes out first: SQLite drops a connection's page cache when
+            # another connection wrote since its last transaction, and one connection reused keeps
+            # it (paired A/B through the API: -0.2 to -0.5 ms per task).
+            kwargs["pool_use_lifo"] = True
         else:
             # In memory ("sqlite://", tests): each new connection would open a new, empty database.
             kwargs["poolclass"] = StaticPool
