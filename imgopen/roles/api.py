@@ -11,7 +11,7 @@ from imgopen.config import Settings
 from imgopen.roles.core import Core, build_core
 from imgopen.tasks.callbacks import CallbackDispatcher
 from imgopen.tasks.executor import Executor
-from imgopen.tasks.orphans import OrphanSweeper
+from imgopen.tasks.orphans import GRACE_SECONDS, OrphanSweeper
 from imgopen.tasks.retention import RetentionSweeper
 from imgopen.tasks.submit import TaskSubmitter
 from imgopen.tasks.waiters import TaskWaiters
@@ -95,6 +95,7 @@ def assemble_api(
             core.db,
             core.storage,
             settings.orphan_check_seconds,
+            grace_seconds=max(GRACE_SECONDS, 2 * settings.lease_seconds),
             enabled=settings.orphan_sweep == "on" or (settings.orphan_sweep == "auto" and settings.storage == "local"),
         ),
         on_finished=on_finished,

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 T = cast(Table, Task.__table__)
 BATCH = 500
 # A submit stores its inputs milliseconds before its row is inserted, and a run started before
-# its insert waits at most a lease for it: an hour leaves every submit under way alone.
+# its insert waits at most a lease for it: an hour (or two leases, if longer) leaves every submit
+# under way alone.
 GRACE_SECONDS = 3600.0
 
 
