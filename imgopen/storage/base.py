@@ -11,9 +11,10 @@ from imgopen.errors import ImgOpenError
 _KEY = re.compile(r"^(inputs|outputs|previews|models)/[A-Za-z0-9._\-/]{1,400}$")
 # The folders of storage that hold one task's files each, under the task's id.
 TASK_AREAS = ("inputs", "outputs")
-_TASK_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_ID = r"[A-Za-z0-9_\-]{1,64}"
+_TASK_ID = re.compile(rf"^{_ID}$")
 # Keys that belong to one task, hence to the access key that submitted it.
-_TASK_KEY = re.compile(r"^(?:inputs|outputs)/(?P<task>[A-Za-z0-9_\-]{1,64})/[^/]")
+_TASK_KEY = re.compile(rf"^(?:{'|'.join(TASK_AREAS)})/(?P<task>{_ID})/[^/]")
 
 
 def check_key(key: str) -> str:

@@ -16,7 +16,7 @@ from imgopen.accounts.quotas import add_stored_bytes
 from imgopen.clock import now_ms
 from imgopen.db.engine import Database
 from imgopen.db.tables import Task
-from imgopen.storage.base import Storage
+from imgopen.storage.base import TASK_AREAS, Storage
 from imgopen.tasks.periodic import Periodic
 from imgopen.tasks.store import ACTIVE_STATES
 
@@ -72,8 +72,8 @@ class RetentionSweeper:
     def _expire(self, task_id: str) -> int:
         # Files first: a crash in between leaves the task to the next sweep, never a row that
         # says "expired" over files still kept.
-        self._storage.delete_prefix(f"outputs/{task_id}")
-        self._storage.delete_prefix(f"inputs/{task_id}")
+        for area in TASK_AREAS:
+            self._storage.delete_prefix(f"{area}/{task_id}")
         with self._db.transaction() as session:
             connection = session.connection()
             pending = T.c.files_expired_at.is_(None)

@@ -196,14 +196,10 @@ class TaskSubmitter:
                 self._executor.dispatch(planned.task, insertion)
             task, created = self._store.submit(new, max_active=limit, planned=planned)
         except BaseException:
-            if insertion is not None:
-                insertion.refused()
-            self._abandon(task_id, owner)
+            self._abandon(task_id, owner, insertion)
             raise
         if not created:  # the task existed (a resubmit, or a concurrent twin won)
-            if insertion is not None:
-                insertion.refused()
-            self._abandon(task_id, owner)
+            self._abandon(task_id, owner, insertion)
             return task, False
         if sub.callback_url:
             self._expect_callback(task.id)  # before dispatch: the task may end at once
@@ -214,8 +210,11 @@ class TaskSubmitter:
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         return task, True
 
-    def _abandon(self, task_id: str, owner: str | None) -> None:
-        """A submit that made no task: its stored inputs deleted, its reserved worker given back."""
+    def _abandon(self, task_id: str, owner: str | None, insertion: Insertion | None) -> None:
+        """A submit that made no task: its stored inputs deleted, its reserved worker given back
+        (or, handed the task before the insert, told that the insert was refused)."""
+        if insertion is not None:
+            insertion.refused()
         if owner is not None:
             self._executor.unreserve(owner)
         self._storage.delete_prefix(f"inputs/{task_id}")
