@@ -64,7 +64,10 @@ class CeleryExecutor:
             raise RuntimeError(f"task {task.id}: handed over before its insert, but this executor reserves no worker")
         self.publish(task.pool, task.id)
 
-    def run_now(self, task_id: str) -> bool:
+    def caller_lease(self) -> None:
+        return None  # a request never runs a task here: the worker processes do
+
+    def run_now(self, task: Task, claimed: bool) -> bool:
         return False  # tasks run in worker processes; the caller waits for the row to end
 
     def request_cancel(self, task_id: str) -> None:

@@ -35,9 +35,17 @@ class Executor(Protocol):
         it. With `insertion`, `task` is claimed by a reservation and still being inserted: its
         worker starts on it now and waits for the insert before it writes (tasks/insertion.py)."""
 
-    def run_now(self, task_id: str) -> bool:
-        """Run a queued task in the caller's thread; False when that cannot be (a worker had already
-        taken it, or tasks run in other processes)."""
+    def caller_lease(self) -> str | None:
+        """The lease owner under which a request runs the task it submits (a synchronous tool): the
+        submit inserts the task claimed under it, and run_now runs it without a claim (one write
+        fewer, and no idle worker can take it first and make the request wait for it). None where
+        tasks run in other processes (the task is inserted queued)."""
+        ...
+
+    def run_now(self, task: Task, claimed: bool) -> bool:
+        """Run `task` in the caller's thread: `claimed`, as the caller inserted it (under
+        caller_lease()); else a queued task, claimed first. False when that cannot be (a worker had
+        already taken it, or tasks run in other processes)."""
         ...
 
     def request_cancel(self, task_id: str) -> None:

@@ -179,13 +179,16 @@ class InProcessExecutor:
             for slot in woken:
                 slot.wake.notify()
 
-    def run_now(self, task_id: str) -> bool:
-        """Run a queued task in the caller's thread (synchronous tools); False when a worker
-        had already taken it."""
-        owner = f"{self._boot}:inline-{threading.get_ident()}"
-        task = self._store.claim(task_id, owner, self._lease_ms)
-        if task is None:
-            return False
+    def caller_lease(self) -> str:
+        return f"{self._boot}:caller"
+
+    def run_now(self, task: Task, claimed: bool) -> bool:
+        owner = self.caller_lease()
+        if not claimed:
+            found = self._store.claim(task.id, owner, self._lease_ms)
+            if found is None:
+                return False
+            task = found
         self._runner.run(task, owner)
         return True
 

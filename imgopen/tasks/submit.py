@@ -56,8 +56,9 @@ class Submission:
     affinity: str | None = None
     # Images the task is asked for (the key's images-per-day quota).
     images: int = 1
-    # The caller runs the task itself (a synchronous tool, see run_here): no worker is woken for
-    # it, as one would race the caller for it and the caller would then wait for that worker.
+    # The caller runs the task itself (a synchronous tool, see run_here): it is inserted claimed
+    # by the caller where the executor can, and no worker is woken for it (one would race the
+    # caller for it, and the caller would then wait for that worker).
     run_by_caller: bool = False
 
 
@@ -162,14 +163,16 @@ class TaskSubmitter:
             self._check_callback(sub.callback_url)
         task_id = sub.task_id or self._store.new_id()
         params = sub.request.model_dump(mode="json", by_alias=True, exclude=sub.envelope_fields)
-        owner: str | None = None
+        reserved: str | None = None
         insertion: Insertion | None = None
         try:
             sizes, stored = self._store_inputs(sub.request, params, task_id, sub.key_id)
             if sub.precheck is not None:
                 sub.precheck(sizes)
-            # An idle worker of this process takes the task as it is inserted (no claim after).
-            owner = None if sub.run_by_caller else self._executor.reserve(sub.pool)
+            # An idle worker of this process takes the task as it is inserted (no claim after); a
+            # synchronous tool's caller takes it so, where tasks run in this process.
+            reserved = None if sub.run_by_caller else self._executor.reserve(sub.pool)
+            owner = self._executor.caller_lease() if sub.run_by_caller else reserved
             new = NewTask(
                 kind=sub.kind,
                 tool_code=sub.tool_code,
@@ -191,15 +194,15 @@ class TaskSubmitter:
             # tasks/insertion.py). Tools only: their runs are short, so half a millisecond counts,
             # and keep nothing but their outputs (a training keeps checkpoints). Not under a
             # caller's own task id: a refused insert drops the outputs under the task's id.
-            if owner is not None and sub.kind == TOOL.name and sub.task_id is None:
+            if reserved is not None and sub.kind == TOOL.name and sub.task_id is None:
                 planned, insertion = self._store.plan(new), Insertion()
                 self._executor.dispatch(planned.task, insertion)
             task, created = self._store.submit(new, max_active=limit, planned=planned)
         except BaseException:
-            self._abandon(task_id, owner, insertion)
+            self._abandon(task_id, reserved, insertion)
             raise
         if not created:  # the task existed (a resubmit, or a concurrent twin won)
-            self._abandon(task_id, owner, insertion)
+            self._abandon(task_id, reserved, insertion)
             return task, False
         if sub.callback_url:
             self._expect_callback(task.id)  # before dispatch: the task may end at once
@@ -210,19 +213,21 @@ class TaskSubmitter:
         self._metrics.submitted.labels(sub.kind, sub.tool_code).inc()
         return task, True
 
-    def _abandon(self, task_id: str, owner: str | None, insertion: Insertion | None) -> None:
+    def _abandon(self, task_id: str, reserved: str | None, insertion: Insertion | None) -> None:
         """A submit that made no task: its stored inputs deleted, its reserved worker given back
         (or, handed the task before the insert, told that the insert was refused)."""
         if insertion is not None:
             insertion.refused()
-        if owner is not None:
-            self._executor.unreserve(owner)
+        if reserved is not None:
+            self._executor.unreserve(reserved)
         self._storage.delete_prefix(f"inputs/{task_id}")
 
-    def run_here(self, task: Task) -> None:
-        """Run a task submitted with run_by_caller in this thread; where the executor cannot (tasks
-        run in other processes, or a worker has it already), it goes to the workers as usual."""
-        if not self._executor.run_now(task.id):
+    def run_here(self, task: Task, created: bool) -> None:
+        """Run a task submitted with run_by_caller in this thread: the one this submit `created`,
+        inserted claimed by the caller; or (a resubmit) the existing task if it is queued. Where the
+        executor cannot (tasks run in other processes, or a worker has it already), it goes to the
+        workers as usual."""
+        if not self._executor.run_now(task, claimed=created and task.lease_owner is not None):
             self._executor.dispatch(task)
 
     def _store_inputs(

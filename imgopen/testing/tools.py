@@ -3,6 +3,7 @@ its spec (what the API role knows) and its tool (what the workers run), like the
 
 from __future__ import annotations
 
+import threading
 import time
 
 from pydantic import Field
@@ -43,3 +44,20 @@ class SleepTool(SleepSpec, Tool[SleepParams, SleepResult]):
         if params.crash:
             raise RuntimeError("a bug")
         return SleepResult(method="sleep", steps=params.steps)
+
+
+class SleepNowSpec(SleepSpec):
+    code = "test/sleep-now"
+    summary = "Test: sleep in steps, answered within the submit"
+    synchronous = True
+
+
+class SleepNowTool(SleepNowSpec, SleepTool):
+    """test/sleep as a synchronous tool; it notes the threads that ran it, in order."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def run(self, params: SleepParams, ctx: TaskContext) -> SleepResult:
+        self.threads.append(threading.current_thread().name)
+        return super().run(params, ctx)

@@ -71,10 +71,10 @@ def tool_task(task: Task | None, business_task_id: str, tool_code: str) -> Task:
     return task
 
 
-async def answer_now(services: ApiServices, task: Task, key_id: str, code: str) -> dict[str, Any]:
+async def answer_now(services: ApiServices, task: Task, created: bool, key_id: str, code: str) -> dict[str, Any]:
     """A synchronous tool's answer: the task run in this request (or, if a worker took it first,
-    waited for), then its query view."""
-    await run_in_threadpool(services.submitter.run_here, task)
+    waited for), then its query view. `created`: this request's submit made the task."""
+    await run_in_threadpool(services.submitter.run_here, task, created)
 
     def find() -> Task:
         return find_task(services, key_id, task.business_task_id, code)
@@ -135,9 +135,9 @@ async def run_tool(services: ApiServices, key_id: str, code: str, fields: dict[s
         body = tool_request_model(tool).model_validate({**fields, "businessTaskId": f"{code}-{uuid.uuid4().hex}"})
     except ValidationError as exc:
         raise ImgOpenError("400", describe_validation(list(exc.errors()))) from exc
-    task, _created = await run_in_threadpool(services.submitter.submit, tool_submission(services, key_id, tool, body))
+    task, created = await run_in_threadpool(services.submitter.submit, tool_submission(services, key_id, tool, body))
     if tool.synchronous:
-        await run_in_threadpool(services.submitter.run_here, task)
+        await run_in_threadpool(services.submitter.run_here, task, created)
 
     def find() -> Task:
         return find_task(services, key_id, task.business_task_id, code)
@@ -182,11 +182,11 @@ def _add_tool_routes(router: APIRouter, tool: AnySpec) -> None:
     async def submit(body: request_model, key: KeyDep, services: ServicesDep) -> Response:
         submission = tool_submission(services, key.id, tool, body)
         if services.submitter.is_quick(submission):
-            task, _created = services.submitter.submit(submission)
+            task, created = services.submitter.submit(submission)
         else:
-            task, _created = await run_in_threadpool(services.submitter.submit, submission)
+            task, created = await run_in_threadpool(services.submitter.submit, submission)
         if tool.synchronous:
-            return ok(await answer_now(services, task, key.id, code))
+            return ok(await answer_now(services, task, created, key.id, code))
         return ok({"task_id": task.id, "taskId": task.id, "businessTaskId": task.business_task_id})
 
     async def query(body: TaskQuery, key: KeyDep, services: ServicesDep) -> Response:
