@@ -3,7 +3,8 @@
 process; a synchronous tool's submit answers with the outcome), and the API's overhead (the
 difference).
 
-Cases live in bench/tool_cases/*.py. Usage: python bench/tools.py [--only CODE ...] [--rounds N]
+Cases live in bench/tool_cases/*.py; a cheap case (direct under 100 ms) runs at least CHEAP_ROUNDS
+rounds. Usage: python bench/tools.py [--only CODE ...] [--rounds N]
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from bench.tool_cases import ToolCase
 
 # A "cheap" tool call, for the overhead goal: one whose direct call takes less than this.
 CHEAP_SECONDS = 0.1
+# Rounds of a cheap case unless --rounds says: a few milliseconds of overhead is the difference of
+# two medians, which 7 rounds leave a millisecond apart from one run to the next (measured).
+CHEAP_ROUNDS = 30
 
 
 def all_cases() -> list[ToolCase]:
@@ -92,11 +96,11 @@ def main() -> None:
             for case in cases:
                 tool = direct_services.tools.get(case.code)
                 assert tool is not None, case.code
-                rounds = args.rounds or case.rounds
                 body = case.params(image)
-
                 time_direct(tool, body, settings, direct_services)  # warm: models loaded, caches filled
                 time_api(client, case.code, body, tool.synchronous)
+                cheap = time_direct(tool, body, settings, direct_services) < CHEAP_SECONDS
+                rounds = args.rounds or max(case.rounds, CHEAP_ROUNDS if cheap else 0)
                 # Interleaved, so that the machine's drift (other load, CPU frequency) reaches both alike.
                 directs, apis = [], []
                 for _ in range(rounds):

@@ -13,7 +13,7 @@ CASES = [
         lambda image: {"image": image, "model": "deepdanbooru"},
     ),
     ToolCase("identifyStyle", "identifyStyle (offline-statistics)", lambda image: {"sourceImage": image}),
-    # Synchronous: the API time is the submit that answers with the prompts (plus one query).
+    # Synchronous: the API time is the submit alone, which answers with the prompts.
     ToolCase(
         "prompts/expand",
         "prompts/expand 4 prompts (offline)",
